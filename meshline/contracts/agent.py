@@ -1,0 +1,83 @@
+"""Orchestrator -> agent contract: ``POST /v1/invoke`` takes an AgentTask, returns an AgentResult."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    document_id: str
+    title: str = ""
+    chunk_id: str | None = None
+    score: float | None = None
+
+
+class ToolCallRecord(BaseModel):
+    id: str
+    tool: str
+    service: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+    status: Literal["ok", "error", "pending_confirmation"] = "ok"
+
+
+class ToolBinding(BaseModel):
+    """A tool service the agent may call, as resolved by the orchestrator's registry."""
+
+    service: str
+    url: str
+
+
+class AgentTask(BaseModel):
+    task_id: str
+    thread_id: str
+    messages: list[dict[str, Any]] = Field(min_length=1, description="Conversation in OpenAI message format.")
+    memories: list[str] = Field(default_factory=list)
+    tools: list[ToolBinding] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(BaseModel):
+    """Token counts, summed across LLM calls and agents."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class AgentResult(BaseModel):
+    task_id: str
+    agent: str
+    content: str
+    citations: list[Citation] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    handoff: str | None = None
+
+
+class AgentDelta(BaseModel):
+    type: Literal["delta"] = "delta"
+    text: str
+
+
+class AgentToolEvent(BaseModel):
+    type: Literal["tool"] = "tool"
+    call: ToolCallRecord
+
+
+class AgentResultEvent(BaseModel):
+    type: Literal["result"] = "result"
+    result: AgentResult
+
+
+AgentEvent = Annotated[AgentDelta | AgentToolEvent | AgentResultEvent, Field(discriminator="type")]

@@ -1,0 +1,90 @@
+"""Public chat API of the orchestrator: request, response and stream events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from meshline.contracts.agent import Citation, ToolCallRecord, Usage
+from meshline.contracts.problem import ProblemDetails
+
+Role = Literal["system", "user", "assistant", "tool"]
+RouteMethod = Literal["examples", "llm", "pinned", "fallback", "sticky"]
+
+
+class ChatMessage(BaseModel):
+    """A message in OpenAI format (text content only)."""
+
+    role: Role
+    content: str = ""
+    name: str | None = None
+    agent: str | None = None
+
+
+class ChatRequest(BaseModel):
+    """``POST /v1/chat``. Omit ``thread_id`` to start a new thread."""
+
+    message: str = Field(min_length=1)
+    thread_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    agent: str | None = Field(default=None, description="Pin the turn to this agent, skipping the router.")
+    user: str | None = Field(default=None, max_length=128, description="End user, when the key has none.")
+    stream: bool = False
+    timeout_s: float | None = Field(default=None, gt=0, le=600, description="Deadline for the whole turn.")
+
+
+class RouteDecision(BaseModel):
+    agents: list[str]
+    method: RouteMethod
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class ChatResponse(BaseModel):
+    thread_id: str
+    turn_id: str
+    content: str
+    route: RouteDecision
+    citations: list[Citation] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    trace_id: str | None = None
+    degraded: bool = False
+
+
+class ThreadView(BaseModel):
+    """``GET /v1/threads/{id}``."""
+
+    thread_id: str
+    messages: list[ChatMessage]
+    updated_at: str | None = None
+
+
+class RouteEvent(BaseModel):
+    type: Literal["route"] = "route"
+    thread_id: str
+    route: RouteDecision
+
+
+class DeltaEvent(BaseModel):
+    type: Literal["delta"] = "delta"
+    text: str
+    agent: str | None = None
+
+
+class ToolEvent(BaseModel):
+    type: Literal["tool"] = "tool"
+    call: ToolCallRecord
+    agent: str | None = None
+
+
+class DoneEvent(BaseModel):
+    type: Literal["done"] = "done"
+    response: ChatResponse
+
+
+class ErrorEvent(BaseModel):
+    type: Literal["error"] = "error"
+    problem: ProblemDetails
+
+
+StreamEvent = Annotated[RouteEvent | DeltaEvent | ToolEvent | DoneEvent | ErrorEvent, Field(discriminator="type")]

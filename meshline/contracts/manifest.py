@@ -1,0 +1,39 @@
+"""The manifest every agent and tool service serves at ``GET /v1/manifest``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class ToolSpec(BaseModel):
+    """One tool of a tool service: JSON Schemas of its input and output."""
+
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    output_schema: dict[str, Any] = Field(default_factory=dict)
+    side_effects: bool = False
+
+
+class Manifest(BaseModel):
+    """What a service is and does; validated by the registry at registration."""
+
+    name: str
+    kind: Literal["agent", "tool"]
+    version: str = "0.0.0"
+    description: str = Field(default="", max_length=2000)
+    examples: list[str] = Field(default_factory=list, max_length=200)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    uses: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("name must be lowercase letters, digits, '-' or '_' (max 63), starting with a letter")
+        return value

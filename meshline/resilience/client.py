@@ -1,0 +1,169 @@
+"""``ServiceClient``: the one way a Meshline service calls another over HTTP.
+
+Every call gets an explicit timeout (the smaller of its budget and what is left of the
+request's deadline), carries trace, deadline and token headers, and is retried only when
+the failure is retryable and the call is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
+from meshline.resilience.retry import IDEMPOTENT_METHODS, RetryPolicy, is_retryable_status, retry_after_seconds
+from meshline.service.context import DEADLINE_HEADER, current_context
+
+MIN_TIMEOUT_S = 0.05
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 2.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 200,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _headers(self, token: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+        ctx = current_context()
+        headers = {"traceparent": ctx.traceparent()}
+        if ctx.deadline is not None:
+            headers[DEADLINE_HEADER] = f"{ctx.deadline:.3f}"
+        bearer = token or ctx.token
+        if bearer:
+            headers["authorization"] = f"Bearer {bearer}"
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _timeout(self, budget_s: float | None) -> httpx.Timeout:
+        budget = budget_s or self.timeout_s
+        remaining = current_context().remaining()
+        if remaining is not None:
+            if remaining <= 0:
+                raise DeadlineExceeded("the request's deadline passed before the call was made")
+            budget = min(budget, remaining)
+        budget = max(budget, MIN_TIMEOUT_S)
+        return httpx.Timeout(budget, connect=min(self.connect_timeout_s, budget))
+
+    def _safe_to_repeat(self, method: str, idempotent: bool | None, headers: Mapping[str, str]) -> bool:
+        if idempotent is not None:
+            return idempotent
+        return method.upper() in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in headers}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send one call, retrying retryable failures; returns the final response (any status)."""
+        all_headers = self._headers(token, headers)
+        repeatable = self._safe_to_repeat(method, idempotent, all_headers)
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= self.retry.max_attempts
+            try:
+                response = await self._http.request(
+                    method, url, json=json, params=params, headers=all_headers, timeout=self._timeout(timeout_s)
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached the server: always safe to try again.
+                if last:
+                    raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
+                await asyncio.sleep(self.retry.delay(attempt))
+                continue
+            except httpx.TimeoutException as exc:
+                raise self._timeout_error(url) from exc
+            except httpx.HTTPError as exc:
+                if last or not repeatable:
+                    raise UpstreamError(f"call to {url} failed: {type(exc).__name__}: {exc}") from exc
+                await asyncio.sleep(self.retry.delay(attempt))
+                continue
+            if last or not is_retryable_status(response.status_code, idempotent=repeatable):
+                return response
+            await asyncio.sleep(self.retry.delay(attempt, retry_after_seconds(response)))
+
+    def _timeout_error(self, url: str) -> MeshlineError:
+        remaining = current_context().remaining()
+        if remaining is not None and remaining <= MIN_TIMEOUT_S:
+            return DeadlineExceeded(f"deadline reached while waiting for {url}")
+        return UpstreamError(f"{url} timed out", code="upstream_timeout")
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Open a streamed response; connect failures are retried, nothing after the first byte is."""
+        all_headers = self._headers(token, headers)
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                method, url, json=json, headers=all_headers, timeout=self._timeout(timeout_s)
+            )
+            try:
+                response = await self._http.send(request, stream=True)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt >= self.retry.max_attempts:
+                    raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
+                await asyncio.sleep(self.retry.delay(attempt))
+            except httpx.TimeoutException as exc:
+                raise self._timeout_error(url) from exc
+        try:
+            yield response
+        except httpx.TimeoutException as exc:
+            raise self._timeout_error(url) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise UpstreamError(f"stream from {url} broke: {exc}") from exc
+        finally:
+            await response.aclose()
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    """Turn an error response (problem+json or not) into the matching MeshlineError."""
+    if response.status_code < 400:
+        return
+    detail, code, retryable = response.text[:500], "upstream_error", response.status_code in (502, 503, 504, 429)
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            detail = str(body.get("detail") or body.get("title") or detail)
+            code = str(body.get("code") or code)
+            retryable = bool(body.get("retryable", retryable))
+    except ValueError:
+        pass
+    headers = {"retry-after": response.headers["retry-after"]} if "retry-after" in response.headers else None
+    raise MeshlineError(detail, code=code, status=response.status_code, retryable=retryable, headers=headers)

@@ -1,0 +1,94 @@
+"""``create_service_app``: the FastAPI factory every Meshline service is built with.
+
+It wires problem+json errors, request context, body limits, Prometheus metrics, ``/healthz``,
+``/readyz`` (ready only when every registered dependency check passes) and service-token
+verification, around a service-specific lifespan and routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from meshline.service.auth import ServiceTokenVerifier
+from meshline.service.context import ContextMiddleware
+from meshline.service.limits import BodySizeLimitMiddleware
+from meshline.service.problems import install_problem_handlers
+from meshline.service.settings import ServiceSettings
+from meshline.service.telemetry import HttpMetrics, MetricsMiddleware
+
+ReadinessCheck = Callable[[], Awaitable[Any]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+READINESS_TIMEOUT_S = 2.0
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=READINESS_TIMEOUT_S)
+    except Exception as exc:  # a failing dependency is a readiness answer, not a crash
+        return f"error: {type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
+    """Register a dependency that must answer for ``/readyz`` to report ready."""
+    app.state.readiness[name] = check
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter] = (),
+    lifespan: Lifespan | None = None,
+    version: str = "0.1.0",
+    title: str | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        public_key = settings.mesh.public_key_pem()
+        app.state.token_verifier = ServiceTokenVerifier(public_key, settings.name) if public_key else None
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    app = FastAPI(title=title or f"meshline {settings.name}", version=version, lifespan=kit_lifespan)
+    app.state.settings = settings
+    app.state.readiness = {}
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks: dict[str, ReadinessCheck] = app.state.readiness
+        names = list(checks)
+        results = await asyncio.gather(*(_run_check(checks[n]) for n in names))
+        status = dict(zip(names, results, strict=True))
+        ready = all(r == "ok" for r in results)
+        body = {"status": "ready" if ready else "not_ready", "service": settings.name, "checks": status}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+
+    # Added last = outermost: the context exists before anything else runs.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.mesh.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry, settings.name))
+    app.add_middleware(ContextMiddleware)
+    return app

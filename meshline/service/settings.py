@@ -1,0 +1,44 @@
+"""Settings shared by the whole mesh (``MESHLINE_*``) and the base of each service's own settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MeshSettings(BaseSettings):
+    """Where the shared infrastructure is and how services trust each other."""
+
+    model_config = SettingsConfigDict(env_prefix="MESHLINE_", extra="ignore")
+
+    home: Path = Field(default=Path(".meshline"), description="Local state: keys, SQLite, Chroma, logs.")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    llm_url: str = "http://127.0.0.1:8100"
+    memory_url: str = "http://127.0.0.1:8200"
+    orchestrator_url: str = "http://127.0.0.1:8000"
+    token_public_key: str | None = Field(default=None, description="PEM Ed25519 key that verifies service tokens.")
+    token_private_key: SecretStr | None = Field(default=None, description="PEM Ed25519 key (orchestrator only).")
+    token_ttl_s: int = Field(default=300, ge=10, le=86400)
+    http_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+    def public_key_pem(self) -> str | None:
+        """The verifying key: from settings, else the one ``meshline up`` generated under ``home``."""
+        if self.token_public_key:
+            return self.token_public_key
+        path = self.home / "keys" / "service_token.pub.pem"
+        return path.read_text() if path.exists() else None
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings; subclasses set ``env_prefix = MESHLINE_<SERVICE>_``."""
+
+    model_config = SettingsConfigDict(env_prefix="MESHLINE_SERVICE_", extra="ignore")
+
+    name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mesh: MeshSettings = Field(default_factory=MeshSettings)

@@ -1,0 +1,131 @@
+"""A small fake OpenAI-compatible provider, for tests and benchmarks of the mesh.
+
+Run it as ``python -m meshline.testing.fake_openai --port 9000 --latency-ms 50``. It answers
+``/v1/chat/completions`` (streaming and not), ``/v1/models`` and ``/v1/embeddings``
+deterministically, and records what it was asked at ``GET /_requests`` so a test can check
+what reached the provider. The reply echoes the last user message and counts the user turns it
+saw, which lets a test prove that earlier turns of a thread were sent along.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+
+def reply_text(messages: list[dict[str, Any]]) -> str:
+    users = [m for m in messages if m.get("role") == "user"]
+    last = str(users[-1].get("content", "")) if users else ""
+    return f"Echo #{len(users)}: {last}"
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
+    app = FastAPI(title="fake openai")
+    app.state.requests = []
+    app.state.fail_next = 0
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "meshline"}]}
+
+    @app.get("/_requests")
+    async def recorded() -> list[dict[str, Any]]:
+        return list(app.state.requests)
+
+    @app.post("/_fail")
+    async def fail(count: int = 1) -> dict[str, int]:
+        app.state.fail_next = count
+        return {"fail_next": count}
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(inputs):
+            vec = [0.0] * 16
+            for word in str(text).lower().split():
+                vec[hash(word) % 16] += 1.0
+            data.append({"object": "embedding", "index": i, "embedding": vec})
+        return {"object": "list", "data": data, "model": body.get("model", "fake"), "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> JSONResponse | StreamingResponse:
+        body = await request.json()
+        app.state.requests.append(body)
+        if len(app.state.requests) > 1000:
+            del app.state.requests[:500]
+        if app.state.fail_next > 0:
+            app.state.fail_next -= 1
+            return JSONResponse({"error": {"message": "fake outage", "type": "server_error"}}, status_code=503)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
+        messages = body.get("messages", [])
+        text = reply_text(messages)
+        prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(text), "total_tokens": prompt_tokens + _tokens(text)}
+        cid, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.get("model", "fake-model")
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": usage,
+                }
+            )
+
+        async def events() -> AsyncIterator[bytes]:
+            words = text.split(" ")
+            for i in range(0, len(words), chunk_words):
+                piece = " ".join(words[i : i + chunk_words]) + (" " if i + chunk_words < len(words) else "")
+                chunk = {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
+                }
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+            final = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                "usage": usage,
+            }
+            yield f"data: {json.dumps(final)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    uvicorn.run(create_app(args.latency_ms), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

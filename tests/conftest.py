@@ -1,0 +1,93 @@
+"""Shared fixtures: a private Redis, service-token keys, a fake OpenAI-compatible provider.
+
+Nothing here is mocked but the LLM provider: Redis is a real redis-server on a free port and
+the fake provider is a real HTTP server in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from meshline.service.auth import ServiceTokenIssuer, generate_keypair
+from meshline.testing.redis_process import free_port, start_redis, wait_for_port
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    port = free_port()
+    proc = start_redis(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """A clean Redis database for each test."""
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture(scope="session")
+def token_keys() -> tuple[str, str]:
+    """(private PEM, public PEM) for service tokens."""
+    return generate_keypair()
+
+
+@pytest.fixture
+def issue_token(token_keys: tuple[str, str]) -> Callable[..., str]:
+    issuer = ServiceTokenIssuer(token_keys[0])
+
+    def issue(
+        audience: list[str], tenant: str = "acme", user: str = "alice", scopes: tuple[str, ...] = ("chat",)
+    ) -> str:
+        return issuer.issue(tenant=tenant, user=user, scopes=scopes, audience=audience)
+
+    return issue
+
+
+@pytest.fixture
+def mesh_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str, token_keys: tuple[str, str]
+) -> dict[str, str]:
+    """MESHLINE_* settings for services built in-process by a test."""
+    env = {
+        "MESHLINE_HOME": str(tmp_path / "home"),
+        "MESHLINE_REDIS_URL": redis_url,
+        "MESHLINE_TOKEN_PUBLIC_KEY": token_keys[1],
+        "MESHLINE_TOKEN_PRIVATE_KEY": token_keys[0],
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def start_fake_llm(port: int, latency_ms: float = 0.0) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshline.testing.fake_openai", "--port", str(port), "--latency-ms", str(latency_ms)]
+    )
+    wait_for_port(port, timeout_s=30)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def fake_llm_url() -> Iterator[str]:
+    """Base URL (with /v1) of a fake OpenAI-compatible provider in its own process."""
+    port = free_port()
+    proc = start_fake_llm(port)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=10)
