@@ -7,8 +7,6 @@ the fake provider is a real HTTP server in its own process.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +14,8 @@ import pytest
 import redis
 
 from meshline.service.auth import ServiceTokenIssuer, generate_keypair
-from meshline.testing.redis_process import free_port, start_redis, wait_for_port
+from meshline.testing.fake_openai import start_fake_openai
+from meshline.testing.redis_process import free_port, start_redis
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -75,19 +74,11 @@ def mesh_env(
     return env
 
 
-def start_fake_llm(port: int, latency_ms: float = 0.0) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "meshline.testing.fake_openai", "--port", str(port), "--latency-ms", str(latency_ms)]
-    )
-    wait_for_port(port, timeout_s=30)
-    return proc
-
-
 @pytest.fixture(scope="session")
 def fake_llm_url() -> Iterator[str]:
     """Base URL (with /v1) of a fake OpenAI-compatible provider in its own process."""
     port = free_port()
-    proc = start_fake_llm(port)
+    proc = start_fake_openai(port)
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(timeout=10)

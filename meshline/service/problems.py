@@ -51,7 +51,9 @@ def problem_for(error: MeshlineError, instance: str | None = None) -> ProblemDet
 def _json_safe_errors(errors: Any) -> list[dict[str, Any]]:
     out = []
     for err in errors:
-        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type")})
+        out.append(
+            {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type")}
+        )
     return out
 
 

@@ -32,6 +32,13 @@ class MeshSettings(BaseSettings):
         path = self.home / "keys" / "service_token.pub.pem"
         return path.read_text() if path.exists() else None
 
+    def private_key_pem(self) -> str | None:
+        """The signing key (orchestrator only): settings first, then ``home/keys``."""
+        if self.token_private_key:
+            return self.token_private_key.get_secret_value()
+        path = self.home / "keys" / "service_token.pem"
+        return path.read_text() if path.exists() else None
+
 
 class ServiceSettings(BaseSettings):
     """Base of every service's settings; subclasses set ``env_prefix = MESHLINE_<SERVICE>_``."""

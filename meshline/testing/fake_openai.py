@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +22,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from meshline.testing.redis_process import wait_for_port
 
 
 def reply_text(messages: list[dict[str, Any]]) -> str:
@@ -60,7 +64,12 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             for word in str(text).lower().split():
                 vec[hash(word) % 16] += 1.0
             data.append({"object": "embedding", "index": i, "embedding": vec})
-        return {"object": "list", "data": data, "model": body.get("model", "fake"), "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> JSONResponse | StreamingResponse:
@@ -76,7 +85,11 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         messages = body.get("messages", [])
         text = reply_text(messages)
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(text), "total_tokens": prompt_tokens + _tokens(text)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": _tokens(text),
+            "total_tokens": prompt_tokens + _tokens(text),
+        }
         cid, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.get("model", "fake-model")
         if not body.get("stream"):
             return JSONResponse(
@@ -85,7 +98,9 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
                     "object": "chat.completion",
                     "created": created,
                     "model": model,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
                     "usage": usage,
                 }
             )
@@ -116,6 +131,15 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app
+
+
+def start_fake_openai(port: int, latency_ms: float = 0.0) -> subprocess.Popen[bytes]:
+    """Run the fake provider in its own process on 127.0.0.1:port; returns once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshline.testing.fake_openai", "--port", str(port), "--latency-ms", str(latency_ms)]
+    )
+    wait_for_port(port, timeout_s=30)
+    return proc
 
 
 def main() -> None:

@@ -1,0 +1,134 @@
+"""``meshline up`` and ``meshline down``: the whole mesh on one machine, as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Annotated
+
+import httpx
+import typer
+
+from meshline.cli.local_mesh import (
+    ProcessSpec,
+    ensure_admin_key,
+    ensure_keys,
+    mesh_home,
+    service_specs,
+    write_state,
+)
+from meshline.cli.supervisor import Supervisor
+from meshline.testing.redis_process import free_port, start_redis
+
+READY_TIMEOUT_S = 300.0
+
+
+def register_agents_and_mint_key(orchestrator: str, admin_key: str, agents: list[ProcessSpec]) -> str:
+    headers = {"authorization": f"Bearer {admin_key}"}
+    with httpx.Client(base_url=orchestrator, headers=headers, timeout=30.0) as client:
+        for spec in agents:
+            response = client.post("/v1/services", json={"url": spec.url})
+            if response.status_code >= 400:
+                raise RuntimeError(f"registering {spec.name} failed: {response.text}")
+        response = client.post(
+            "/v1/keys", json={"tenant": "dev", "user": "dev", "scopes": ["chat", "ingest"], "name": "dev"}
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"minting the dev key failed: {response.text}")
+        return str(response.json()["key"])
+
+
+def up(
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = READY_TIMEOUT_S,
+) -> None:
+    """Start the whole mesh locally (Redis, local model, every service) and run until Ctrl-C."""
+    home = mesh_home()
+    home.mkdir(parents=True, exist_ok=True)
+    ensure_keys(home)
+    admin_key = ensure_admin_key(home)
+    supervisor = Supervisor(home / "logs")
+    redis_proc = None
+    redis_url = os.environ.get("MESHLINE_REDIS_URL")
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        if not redis_url:
+            port = free_port()
+            redis_proc = start_redis(port, data_dir=home / "redis", log_file=home / "logs" / "redis.log")
+            redis_url = f"redis://127.0.0.1:{port}/0"
+        use_local_model = not os.environ.get("MESHLINE_LLM_MODEL")
+        specs = service_specs(redis_url, admin_key, home, use_local_model=use_local_model)
+        for spec in specs:
+            typer.echo(f"starting {spec.name:<13} {spec.url}")
+            supervisor.start(spec)  # all start at once; readiness is awaited below
+        for spec in specs:
+            supervisor.wait_ready(spec, ready_timeout)
+            typer.echo(f"ready    {spec.name:<13} {spec.url}")
+        orchestrator = next(s for s in specs if s.name == "orchestrator")
+        api_key = register_agents_and_mint_key(orchestrator.url, admin_key, [s for s in specs if s.register])
+        state = {
+            "url": orchestrator.url,
+            "api_key": api_key,
+            "admin_key": admin_key,
+            "redis_url": redis_url,
+            "services": {s.name: s.url for s in specs},
+            "pids": supervisor.pids(),
+            "supervisor_pid": os.getpid(),
+        }
+        path = write_state(home, state)
+        typer.echo(
+            f"\nMeshline is up: {orchestrator.url}\n  API key: {api_key}\n  state:   {path}\n"
+            f'  try:     meshline chat "hello"\nCtrl-C (or `meshline down`) stops everything.'
+        )
+        while not stop["requested"]:
+            dead = supervisor.dead()
+            if dead:
+                typer.echo(f"\n{dead[0]} stopped unexpectedly:\n{supervisor.log_tail(dead[0])}", err=True)
+                raise typer.Exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        typer.echo(f"meshline up failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        typer.echo("stopping the mesh...")
+        supervisor.stop_all()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+        (home / "mesh.json").unlink(missing_ok=True)
+        typer.echo("stopped.")
+
+
+def down() -> None:
+    """Stop a mesh started with ``meshline up``."""
+    path = mesh_home() / "mesh.json"
+    if not path.exists():
+        typer.echo("no running mesh found (no .meshline/mesh.json)")
+        return
+    pid = int(json.loads(path.read_text())["supervisor_pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        typer.echo("the mesh was not running; cleaned up its state file")
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    typer.echo("still stopping; check `meshline status`" if _alive(pid) else "stopped.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,43 @@
+"""``POST /v1/chat``: Meshline's own chat endpoint (JSON reply, or SSE events when ``stream``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from meshline.contracts.chat import ChatRequest, ChatResponse, ErrorEvent
+from meshline.errors import PayloadTooLarge
+from meshline.orchestrator.api.streaming import sse_response
+from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.orchestrator.turns import TurnEvent, TurnRunner
+from meshline.sse import encode_sse
+
+router = APIRouter(tags=["chat"])
+ChatPrincipal = Annotated[Principal, Depends(require_scope("chat"))]
+
+
+def check_message_size(request: Request, message: str) -> None:
+    settings: OrchestratorSettings = request.app.state.settings
+    if len(message) > settings.max_message_chars:
+        raise PayloadTooLarge(
+            f"message has {len(message)} characters; the limit is {settings.max_message_chars}",
+            code="message_too_long",
+        )
+
+
+def encode_event(event: TurnEvent | ErrorEvent) -> list[bytes]:
+    return [encode_sse(event.model_dump_json(exclude_none=True), event.type)]
+
+
+@router.post("/v1/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def chat(body: ChatRequest, request: Request, principal: ChatPrincipal) -> ChatResponse | StreamingResponse:
+    """One chat turn. Omit ``thread_id`` to start a thread; the reply names it."""
+    check_message_size(request, body.message)
+    runner: TurnRunner = request.app.state.turns
+    kwargs = {"thread_id": body.thread_id, "agent": body.agent, "user": body.user, "timeout_s": body.timeout_s}
+    if not body.stream:
+        return await runner.run(principal, body.message, **kwargs)
+    return await sse_response(runner.stream(principal, body.message, **kwargs), encode_event, {})

@@ -1,0 +1,45 @@
+"""The registry's API: register, list and remove agent and tool services at runtime (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.registry import ServiceEntry, ServiceRegistry
+
+router = APIRouter(tags=["services"])
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+
+
+class RegisterService(BaseModel):
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceEntry]
+
+
+@router.post("/v1/services", response_model=ServiceEntry, status_code=201)
+async def register_service(body: RegisterService, request: Request, _: Admin) -> ServiceEntry:
+    """Fetch and validate the manifest at ``url``, health-check it, and add the instance."""
+    registry: ServiceRegistry = request.app.state.registry
+    return await registry.register(body.url)
+
+
+@router.get("/v1/services", response_model=ServiceList)
+async def list_services(request: Request, _: Annotated[Principal, Depends(require_scope("chat"))]) -> ServiceList:
+    registry: ServiceRegistry = request.app.state.registry
+    return ServiceList(services=await registry.list())
+
+
+@router.delete("/v1/services/{name}", status_code=204)
+async def remove_service(
+    name: str, request: Request, _: Admin, url: Annotated[str | None, Query(max_length=2000)] = None
+) -> Response:
+    """Remove one instance (``?url=``) or the whole service."""
+    registry: ServiceRegistry = request.app.state.registry
+    await registry.remove(name, url)
+    return Response(status_code=204)

@@ -1,0 +1,71 @@
+"""The orchestrator service: public API, LangGraph graph, router, registry and auth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from meshline.orchestrator.api import chat, keys, openai_compat, services, threads
+from meshline.orchestrator.checkpoints import open_checkpointer
+from meshline.orchestrator.dispatch import AgentCaller
+from meshline.orchestrator.graph import GraphDeps, build_graph
+from meshline.orchestrator.keys import ApiKeyStore
+from meshline.orchestrator.memory_client import MemoryClient
+from meshline.orchestrator.registry import ServiceRegistry
+from meshline.orchestrator.router import Router
+from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.orchestrator.turns import TurnRunner
+from meshline.resilience.client import ServiceClient
+from meshline.service.app import add_readiness_check, create_service_app
+from meshline.service.auth import ServiceTokenIssuer
+
+
+def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
+    settings = settings or OrchestratorSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        private_key = settings.mesh.private_key_pem()
+        if private_key is None:
+            raise RuntimeError("no service-token signing key: set MESHLINE_TOKEN_PRIVATE_KEY (see `meshline keygen`)")
+        issuer = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s)
+        redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        client = ServiceClient(
+            timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s
+        )
+        registry = ServiceRegistry(redis, client)
+        async with open_checkpointer(settings) as checkpointer:
+            deps = GraphDeps(
+                registry=registry,
+                router=Router(settings.default_agent, settings.route_threshold),
+                caller=AgentCaller(client, registry, issuer),
+                memory=MemoryClient(client, settings.mesh.memory_url),
+                issuer=issuer,
+                history_messages=settings.history_messages,
+                recall_k=settings.recall_k,
+            )
+            graph = build_graph(deps, checkpointer)
+            app.state.registry = registry
+            app.state.api_keys = ApiKeyStore(redis)
+            app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
+            add_readiness_check(app, "redis", redis.ping)
+            health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s))
+            try:
+                yield
+            finally:
+                health.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await health
+                await client.aclose()
+                await redis.aclose()
+
+    return create_service_app(
+        settings=settings,
+        routers=[chat.router, openai_compat.router, threads.router, services.router, keys.router],
+        lifespan=lifespan,
+    )

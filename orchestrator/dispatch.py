@@ -1,0 +1,93 @@
+"""Dispatch: send an AgentTask to an agent service over HTTP and relay its stream.
+
+Deltas are handed to ``on_delta`` as they arrive so the orchestrator can stream them on;
+a failed agent yields an honest degraded result instead of an exception, so the turn is
+still answered and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+
+from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
+from meshline.errors import MeshlineError, UpstreamError
+from meshline.orchestrator.registry import ServiceRegistry
+from meshline.resilience.client import ServiceClient, raise_for_problem
+from meshline.service.auth import ServiceTokenIssuer
+from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
+
+log = logging.getLogger("meshline.orchestrator.dispatch")
+OnDelta = Callable[[str, str], Awaitable[None] | None]
+OnTool = Callable[[str, ToolCallRecord], Awaitable[None] | None]
+INFRASTRUCTURE = ("llm", "memory")
+
+
+class AgentCaller:
+    def __init__(self, client: ServiceClient, registry: ServiceRegistry, issuer: ServiceTokenIssuer) -> None:
+        self.client = client
+        self.registry = registry
+        self.issuer = issuer
+
+    async def token_for(self, agent: str, tenant: str, user: str) -> str:
+        """A token the agent may also use downstream: its llm, memory and tool services."""
+        manifest = await self.registry.manifest(agent)
+        uses = manifest.uses if manifest else []
+        return self.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=[agent, *INFRASTRUCTURE, *uses])
+
+    async def invoke(
+        self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> tuple[AgentResult, str | None]:
+        """(result, error): on failure the result is a degraded reply and error says why."""
+        try:
+            return await self._invoke(agent, task, tenant, user, on_delta, on_tool), None
+        except MeshlineError as exc:
+            log.warning("agent %s failed: %s (%s)", agent, exc.detail, exc.code)
+            text = (
+                f"Sorry, the {agent} assistant is unavailable right now ({exc.code}). "
+                "Your message is saved in this conversation; please try again in a moment."
+            )
+            return AgentResult(task_id=task.task_id, agent=agent, content=text), exc.detail
+
+    async def _invoke(
+        self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> AgentResult:
+        url = await self.registry.pick(agent)
+        token = await self.token_for(agent, tenant, user)
+        async with self.client.stream(
+            "POST",
+            f"{url}/v1/invoke",
+            json=task.model_dump(mode="json"),
+            token=token,
+            headers={"accept": SSE_MEDIA_TYPE},
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_problem(response)
+            async for message in aiter_sse(response):
+                payload = json.loads(message.data)
+                if message.event == "delta":
+                    await _maybe_await(on_delta(agent, str(payload.get("text", ""))))
+                elif message.event == "tool":
+                    await _maybe_await(on_tool(agent, ToolCallRecord.model_validate(payload["call"])))
+                elif message.event == "result":
+                    try:
+                        return AgentResult.model_validate(payload["result"])
+                    except (ValidationError, KeyError) as exc:
+                        raise UpstreamError(f"{agent} sent an invalid result: {exc}") from exc
+                elif message.event == "error":
+                    raise MeshlineError(
+                        str(payload.get("detail", "agent error")),
+                        code=str(payload.get("code", "agent_error")),
+                        status=502,
+                        retryable=bool(payload.get("retryable", False)),
+                    )
+        raise UpstreamError(f"{agent} closed its stream without a result", code="incomplete_stream")
+
+
+async def _maybe_await(value: Awaitable[None] | None) -> None:
+    if value is not None:
+        await value

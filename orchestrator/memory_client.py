@@ -1,0 +1,54 @@
+"""The orchestrator's use of the memory service: recall before routing, remember after answering."""
+
+from __future__ import annotations
+
+import logging
+
+from meshline.errors import MeshlineError
+from meshline.resilience.client import ServiceClient, raise_for_problem
+
+log = logging.getLogger("meshline.orchestrator.memory")
+RECALL_TIMEOUT_S = 3.0
+REMEMBER_TIMEOUT_S = 3.0
+
+
+class MemoryClient:
+    """Memory is an aid, not a dependency of the turn: failures degrade to 'nothing recalled'."""
+
+    def __init__(self, client: ServiceClient, base_url: str) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+
+    async def recall(self, query: str, k: int, token: str) -> list[str]:
+        if k <= 0:
+            return []
+        try:
+            response = await self.client.request(
+                "POST",
+                f"{self.base_url}/v1/memories/search",
+                json={"query": query[:8000], "k": k},
+                token=token,
+                timeout_s=RECALL_TIMEOUT_S,
+                idempotent=True,
+            )
+            raise_for_problem(response)
+            return [str(hit["text"]) for hit in response.json().get("hits", [])]
+        except MeshlineError as exc:
+            log.warning("recall failed, continuing without memories: %s", exc.detail)
+            return []
+
+    async def remember(self, text: str, metadata: dict[str, str], token: str, memory_id: str) -> bool:
+        try:
+            response = await self.client.request(
+                "POST",
+                f"{self.base_url}/v1/memories",
+                json={"text": text[:8000], "metadata": metadata, "id": memory_id},
+                token=token,
+                timeout_s=REMEMBER_TIMEOUT_S,
+                idempotent=True,  # upsert by id: a repeat is harmless
+            )
+            raise_for_problem(response)
+            return True
+        except MeshlineError as exc:
+            log.warning("remember failed: %s", exc.detail)
+            return False

@@ -1,0 +1,167 @@
+"""Service registry: agent and tool services, their manifests and instances, kept in Redis.
+
+Registration fetches and validates the manifest and health-checks the instance. A background
+loop re-probes every instance, ejecting failing ones from routing and re-admitting them when
+they answer again. Several instances under one name are replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+
+from meshline.contracts.manifest import Manifest
+from meshline.errors import BadRequest, MeshlineError, NotFound, ServiceUnavailable, UpstreamError
+from meshline.resilience.client import ServiceClient
+
+log = logging.getLogger("meshline.registry")
+MANIFESTS = "meshline:registry:manifests"
+INSTANCES = "meshline:registry:instances:{name}"
+PROBE_TIMEOUT_S = 2.0
+
+
+class Instance(BaseModel):
+    url: str
+    healthy: bool = True
+    last_error: str | None = None
+    checked_at: float = 0.0
+
+
+class ServiceEntry(BaseModel):
+    name: str
+    kind: str
+    version: str
+    description: str
+    manifest: Manifest
+    instances: list[Instance]
+
+
+def normalize_url(url: str) -> str:
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise BadRequest(f"service url must be an absolute http(s) URL, got {url!r}", code="invalid_url")
+    return url.strip().rstrip("/")
+
+
+class ServiceRegistry:
+    def __init__(self, redis: Redis, client: ServiceClient) -> None:
+        self.redis = redis
+        self.client = client
+
+    async def _probe(self, url: str) -> str | None:
+        """None when the instance is ready, else why not."""
+        try:
+            response = await self.client.request("GET", f"{url}/readyz", timeout_s=PROBE_TIMEOUT_S)
+        except MeshlineError as exc:
+            return exc.detail
+        return None if response.status_code == 200 else f"readyz answered {response.status_code}"
+
+    async def fetch_manifest(self, url: str) -> Manifest:
+        try:
+            response = await self.client.request("GET", f"{url}/v1/manifest", timeout_s=PROBE_TIMEOUT_S)
+        except MeshlineError as exc:
+            raise UpstreamError(
+                f"cannot fetch the manifest from {url}: {exc.detail}", code="manifest_unreachable"
+            ) from exc
+        if response.status_code != 200:
+            raise UpstreamError(f"{url}/v1/manifest answered {response.status_code}", code="manifest_unreachable")
+        try:
+            return Manifest.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise BadRequest(f"invalid manifest at {url}: {exc}", code="invalid_manifest") from exc
+
+    async def register(self, url: str) -> ServiceEntry:
+        url = normalize_url(url)
+        manifest = await self.fetch_manifest(url)
+        problem = await self._probe(url)
+        if problem is not None:
+            raise ServiceUnavailable(f"{manifest.name} at {url} is not ready: {problem}", code="instance_not_ready")
+        existing = await self.manifest(manifest.name)
+        if existing is not None and existing.kind != manifest.kind:
+            raise BadRequest(f"{manifest.name!r} is already registered as a {existing.kind}", code="kind_conflict")
+        instance = Instance(url=url, healthy=True, checked_at=time.time())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(MANIFESTS, manifest.name, manifest.model_dump_json())
+            pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json())
+            await pipe.execute()
+        log.info("registered %s (%s) at %s", manifest.name, manifest.kind, url)
+        entry = await self.get(manifest.name)
+        assert entry is not None
+        return entry
+
+    async def manifest(self, name: str) -> Manifest | None:
+        raw = await self.redis.hget(MANIFESTS, name)
+        return None if raw is None else Manifest.model_validate_json(raw)
+
+    async def instances(self, name: str) -> list[Instance]:
+        raw = await self.redis.hgetall(INSTANCES.format(name=name))
+        return sorted((Instance.model_validate_json(v) for v in raw.values()), key=lambda i: i.url)
+
+    async def get(self, name: str) -> ServiceEntry | None:
+        manifest = await self.manifest(name)
+        if manifest is None:
+            return None
+        return ServiceEntry(
+            name=name,
+            kind=manifest.kind,
+            version=manifest.version,
+            description=manifest.description,
+            manifest=manifest,
+            instances=await self.instances(name),
+        )
+
+    async def list(self, kind: str | None = None) -> list[ServiceEntry]:
+        names = sorted(n.decode() if isinstance(n, bytes) else n for n in await self.redis.hkeys(MANIFESTS))
+        entries = [e for e in [await self.get(n) for n in names] if e is not None]
+        return [e for e in entries if kind is None or e.kind == kind]
+
+    async def remove(self, name: str, url: str | None = None) -> None:
+        if await self.manifest(name) is None:
+            raise NotFound(f"no service named {name!r}", code="unknown_service")
+        if url is not None:
+            await self.redis.hdel(INSTANCES.format(name=name), normalize_url(url))
+            if await self.redis.hlen(INSTANCES.format(name=name)):
+                return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(MANIFESTS, name)
+            pipe.delete(INSTANCES.format(name=name))
+            await pipe.execute()
+
+    async def pick(self, name: str) -> str:
+        """URL of a healthy instance of ``name``."""
+        instances = await self.instances(name)
+        if not instances:
+            raise NotFound(f"no service named {name!r} is registered", code="unknown_service")
+        healthy = [i for i in instances if i.healthy]
+        if not healthy:
+            raise ServiceUnavailable(f"every instance of {name!r} is unhealthy", code="no_healthy_instance")
+        return random.choice(healthy).url
+
+    async def check_all(self) -> None:
+        """Probe every instance once and record the result."""
+        for name in [n.decode() if isinstance(n, bytes) else n for n in await self.redis.hkeys(MANIFESTS)]:
+            for instance in await self.instances(name):
+                problem = await self._probe(instance.url)
+                if (problem is None) != instance.healthy:
+                    log.warning("%s at %s is now %s", name, instance.url, "healthy" if problem is None else problem)
+                updated = Instance(
+                    url=instance.url, healthy=problem is None, last_error=problem, checked_at=time.time()
+                )
+                # Only update instances still registered (a concurrent DELETE wins).
+                key = INSTANCES.format(name=name)
+                if await self.redis.hexists(key, instance.url):
+                    await self.redis.hset(key, instance.url, updated.model_dump_json())
+
+    async def run_health_checks(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.check_all()
+            except Exception:  # the loop must survive a Redis blip
+                log.exception("health check round failed")
+            await asyncio.sleep(interval_s)

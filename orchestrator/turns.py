@@ -1,0 +1,153 @@
+"""Runs one chat turn through the graph, as a whole reply or as a stream of events.
+
+Owns what surrounds the graph: the thread key (scoped to tenant and user, so nobody can read
+another's thread by guessing its id), the turn's deadline, and a per-thread lock so that two
+concurrent turns on one thread cannot interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from redis.asyncio import Redis
+
+from meshline.contracts.agent import AgentResult, Citation, ToolCallRecord, Usage
+from meshline.contracts.chat import (
+    ChatMessage,
+    ChatResponse,
+    DeltaEvent,
+    DoneEvent,
+    RouteDecision,
+    RouteEvent,
+    ThreadView,
+    ToolEvent,
+)
+from meshline.errors import Conflict, DeadlineExceeded, NotFound
+from meshline.orchestrator.auth import Principal
+from meshline.orchestrator.graph import new_turn_input
+from meshline.orchestrator.registry import ServiceRegistry
+from meshline.service.context import current_context
+
+TurnEvent = RouteEvent | DeltaEvent | ToolEvent | DoneEvent
+ANONYMOUS = "anonymous"
+LOCK_KEY = "meshline:thread-lock:{key}"
+
+
+def thread_key(principal: Principal, thread_id: str, user: str | None) -> str:
+    return f"{principal.tenant}:{principal.user or user or ANONYMOUS}:{thread_id}"
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        registry: ServiceRegistry,
+        redis: Redis,
+        default_timeout_s: float,
+    ) -> None:
+        self.graph = graph
+        self.registry = registry
+        self.redis = redis
+        self.default_timeout_s = default_timeout_s
+
+    def _config(self, principal: Principal, thread_id: str, user: str | None) -> RunnableConfig:
+        return {
+            "configurable": {
+                "thread_id": thread_key(principal, thread_id, user),
+                "tenant": principal.tenant,
+                "user": principal.user or user or ANONYMOUS,
+            }
+        }
+
+    async def stream(
+        self,
+        principal: Principal,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        user: str | None = None,
+        timeout_s: float | None = None,
+        seed: list[ChatMessage] | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """Run the turn, yielding route, delta and tool events, then one done event."""
+        if agent is not None and await self.registry.manifest(agent) is None:
+            raise NotFound(f"no agent named {agent!r} is registered", code="unknown_agent")
+        thread_id = thread_id or uuid.uuid4().hex
+        config = self._config(principal, thread_id, user)
+        budget = timeout_s or self.default_timeout_s
+        ctx = current_context()
+        ctx.deadline = min(ctx.deadline or float("inf"), time.time() + budget)
+        turn_input = new_turn_input(message, agent)
+        if seed:
+            existing = await self.graph.aget_state(config)
+            if not existing.values:
+                turn_input["messages"] = [m.model_dump(exclude_none=True) for m in seed] + turn_input["messages"]
+        lock = self.redis.lock(
+            LOCK_KEY.format(key=config["configurable"]["thread_id"]), timeout=budget + 30, blocking_timeout=budget
+        )
+        final: dict[str, Any] = {}
+        if not await lock.acquire():
+            raise Conflict("another turn on this thread is still running", code="thread_busy", retryable=True)
+        try:
+            async with asyncio.timeout(max(0.0, ctx.deadline - time.time())):
+                async for mode, payload in self.graph.astream(turn_input, config, stream_mode=["custom", "values"]):
+                    if mode == "custom":
+                        yield self._event(thread_id, payload)
+                    else:
+                        final = payload
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout") from exc
+        finally:
+            await lock.release()
+        yield DoneEvent(response=self._response(thread_id, final))
+
+    async def run(self, principal: Principal, message: str, **kwargs: Any) -> ChatResponse:
+        async for event in self.stream(principal, message, **kwargs):
+            if isinstance(event, DoneEvent):
+                return event.response
+        raise RuntimeError("turn ended without a done event")
+
+    def _event(self, thread_id: str, payload: dict[str, Any]) -> TurnEvent:
+        kind = payload["type"]
+        if kind == "route":
+            return RouteEvent(thread_id=thread_id, route=RouteDecision.model_validate(payload["route"]))
+        if kind == "tool":
+            return ToolEvent(call=ToolCallRecord.model_validate(payload["call"]), agent=payload.get("agent"))
+        return DeltaEvent(text=payload["text"], agent=payload.get("agent"))
+
+    def _response(self, thread_id: str, state: dict[str, Any]) -> ChatResponse:
+        results = [AgentResult.model_validate(r) for r in state.get("results", [])]
+        citations: list[Citation] = [c for r in results for c in r.citations]
+        tool_calls: list[ToolCallRecord] = [t for r in results for t in r.tool_calls]
+        usage = sum((r.usage for r in results), Usage())
+        return ChatResponse(
+            thread_id=thread_id,
+            turn_id=state["turn_id"],
+            content=state.get("reply", ""),
+            route=RouteDecision.model_validate(state["route"]),
+            citations=citations,
+            tool_calls=tool_calls,
+            usage=usage,
+            trace_id=current_context().trace_id,
+            degraded=bool(state.get("errors")),
+        )
+
+    async def thread(self, principal: Principal, thread_id: str, user: str | None = None) -> ThreadView:
+        snapshot = await self.graph.aget_state(self._config(principal, thread_id, user))
+        if not snapshot.values:
+            raise NotFound(f"no thread {thread_id!r}", code="unknown_thread")
+        messages = [ChatMessage.model_validate(m) for m in snapshot.values.get("messages", [])]
+        return ThreadView(thread_id=thread_id, messages=messages, updated_at=snapshot.created_at)
+
+    async def delete_thread(self, principal: Principal, thread_id: str, user: str | None = None) -> None:
+        await self.thread(principal, thread_id, user)  # 404 when absent or not the caller's
+        checkpointer = self.graph.checkpointer
+        assert checkpointer is not None and not isinstance(checkpointer, bool)
+        await checkpointer.adelete_thread(thread_key(principal, thread_id, user))
