@@ -10,6 +10,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_A
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: up down test test-fast lint bench install clean
 

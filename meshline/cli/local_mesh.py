@@ -106,6 +106,7 @@ def service_specs(
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
         "TOKENIZERS_PARALLELISM": "false",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # litellm fetches its price list from the network otherwise
         **(extra_env or {}),
     }
     py = [sys.executable, "-m"]

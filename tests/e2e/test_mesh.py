@@ -10,14 +10,10 @@ import pytest
 
 import meshline
 from meshline.contracts.chat import DeltaEvent, DoneEvent, RouteEvent
-from tests.e2e.harness import Mesh
+from meshline.testing.mesh import TestMesh as Mesh
 
 pytestmark = pytest.mark.e2e
 PROBLEM = "application/problem+json"
-
-
-def _fake_requests(mesh: Mesh) -> list[dict[str, object]]:
-    return httpx.get(mesh.fake_llm_url.removesuffix("/v1") + "/_requests", timeout=5).json()  # type: ignore[no-any-return]
 
 
 def test_a_thread_remembers_its_turns_across_an_orchestrator_restart(mesh: Mesh) -> None:
@@ -57,7 +53,7 @@ def test_recalled_memories_reach_the_agent_in_a_new_thread(mesh: Mesh) -> None:
         deadline = time.monotonic() + 30
         while True:
             client.chat("What colour do I like?")  # a new thread every time
-            system = str(_fake_requests(mesh)[-1]["messages"][0]["content"])  # type: ignore[index]
+            system = str(mesh.provider_requests()[-1]["messages"][0]["content"])  # type: ignore[index]
             if "teal" in system or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -117,7 +113,7 @@ def test_bad_input_gets_problem_json_and_changes_nothing(mesh: Mesh, case: str, 
     auth = {"authorization": f"Bearer {mesh.api_key}"}
     url = f"{mesh.url}/v1/chat"
     with httpx.Client(timeout=30) as http:
-        before = len(_fake_requests(mesh))
+        before = len(mesh.provider_requests())
         response = {
             "malformed_json": lambda: http.post(
                 url, content=b'{"message": "hi"', headers={**auth, "content-type": "application/json"}
@@ -137,7 +133,7 @@ def test_bad_input_gets_problem_json_and_changes_nothing(mesh: Mesh, case: str, 
         problem = response.json()
         assert problem["code"] == code
         assert problem["status"] == status and problem["title"] and problem["detail"]
-        assert len(_fake_requests(mesh)) == before, "a rejected request never reaches the model"
+        assert len(mesh.provider_requests()) == before, "a rejected request never reaches the model"
 
 
 def test_no_service_logged_a_traceback(mesh: Mesh) -> None:

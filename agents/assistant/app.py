@@ -1,0 +1,54 @@
+"""``create_app``: an assistant agent service, made specific by its profile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from meshline import __version__
+from meshline.agents.assistant.llm_client import LLMLayer
+from meshline.agents.assistant.profile import Profile, ProfileError, load_profile
+from meshline.agents.assistant.routes import router
+from meshline.agents.assistant.runtime import AssistantRuntime
+from meshline.agents.assistant.settings import AssistantSettings
+from meshline.resilience import ServiceClient
+from meshline.service.app import add_readiness_check, create_service_app
+
+
+def settings_for(profile: Profile, settings: AssistantSettings) -> AssistantSettings:
+    """The service is named after its profile: service tokens are addressed to that name."""
+    if not settings.name:
+        return settings.model_copy(update={"name": profile.name})
+    if settings.name != profile.name:
+        raise ProfileError(f"service name {settings.name!r} differs from profile name {profile.name!r}")
+    return settings
+
+
+def create_app(settings: AssistantSettings | None = None) -> FastAPI:
+    base = settings or AssistantSettings()
+    profile = load_profile(base.profile)
+    settings = settings_for(profile, base)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = ServiceClient(timeout_s=settings.llm_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s)
+        llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s)
+        app.state.runtime = AssistantRuntime(profile, llm)
+        add_readiness_check(app, "llm", llm.health)
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    app = create_service_app(
+        settings=settings,
+        routers=[router],
+        lifespan=lifespan,
+        version=__version__,
+        title=f"meshline agent {profile.name}",
+    )
+    app.state.profile = profile
+    app.state.manifest = profile.manifest(__version__)
+    return app

@@ -1,0 +1,145 @@
+"""Client of the LLM layer (``POST {llm_url}/v1/chat/completions``, the OpenAI wire format).
+
+Calls go through the resilient :class:`ServiceClient`, which forwards the caller's service
+token (its audience includes ``llm``), the trace and the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshline.contracts import Usage
+from meshline.errors import MeshlineError, UpstreamError
+from meshline.resilience import ServiceClient, raise_for_problem
+from meshline.sse import aiter_sse
+
+HEALTH_TIMEOUT_S = 1.5
+
+
+def parse_usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+
+    def count(key: str) -> int:
+        value = raw.get(key)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return Usage(
+        prompt_tokens=count("prompt_tokens"),
+        completion_tokens=count("completion_tokens"),
+        total_tokens=count("total_tokens"),
+    )
+
+
+@dataclass
+class LLMTurn:
+    """One assistant turn from the model: its text, why it stopped, and what it cost."""
+
+    content: str = ""
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+def parse_completion(body: Any) -> LLMTurn:
+    """An OpenAI ``chat.completion`` body as an :class:`LLMTurn`."""
+    try:
+        choice = body["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise UpstreamError("the LLM layer answered without a choice", code="bad_llm_response") from exc
+    return LLMTurn(
+        content=str(message.get("content") or ""),
+        finish_reason=choice.get("finish_reason"),
+        usage=parse_usage(body.get("usage")),
+    )
+
+
+class TurnAccumulator:
+    """Folds ``chat.completion.chunk`` objects into one :class:`LLMTurn`."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage = Usage()
+
+    def add(self, chunk: dict[str, Any]) -> str:
+        """Take one chunk in; return the text it adds (may be empty)."""
+        if chunk.get("usage"):
+            self.usage = parse_usage(chunk["usage"])
+        text = ""
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            text += str(delta.get("content") or "")
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        if text:
+            self._parts.append(text)
+        return text
+
+    def turn(self) -> LLMTurn:
+        return LLMTurn(content="".join(self._parts), finish_reason=self.finish_reason, usage=self.usage)
+
+
+def _stream_error(event: str, payload: Any) -> MeshlineError:
+    """An error the LLM layer reported inside a stream (problem JSON, or OpenAI's ``{"error": ...}``)."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        payload = payload["error"]
+    if not isinstance(payload, dict):
+        return UpstreamError(f"the LLM layer sent a malformed {event!r} event", code="bad_llm_response")
+    detail = payload.get("detail") or payload.get("message") or payload.get("title") or "LLM stream failed"
+    return UpstreamError(
+        str(detail),
+        code=str(payload.get("code") or "llm_stream_error"),
+        retryable=bool(payload.get("retryable", True)),
+    )
+
+
+class LLMLayer:
+    """The LLM layer as the assistant sees it: one completion, a stream of chunks, health."""
+
+    def __init__(self, client: ServiceClient, base_url: str, timeout_s: float) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._timeout_s = timeout_s
+
+    @property
+    def completions_url(self) -> str:
+        return f"{self._base_url}/v1/chat/completions"
+
+    async def complete(self, request: dict[str, Any]) -> LLMTurn:
+        body = {**request, "stream": False}
+        response = await self._client.request("POST", self.completions_url, json=body, timeout_s=self._timeout_s)
+        raise_for_problem(response)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise UpstreamError("the LLM layer answered with invalid JSON", code="bad_llm_response") from exc
+        return parse_completion(payload)
+
+    async def stream(self, request: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
+        body = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        async with self._client.stream("POST", self.completions_url, json=body, timeout_s=self._timeout_s) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_problem(response)
+            async for message in aiter_sse(response):
+                if message.data.strip() == "[DONE]":
+                    return
+                try:
+                    payload = json.loads(message.data)
+                except ValueError as exc:
+                    raise UpstreamError("the LLM layer streamed bad JSON", code="bad_llm_response") from exc
+                if message.event == "error" or (isinstance(payload, dict) and "error" in payload):
+                    raise _stream_error(message.event, payload)
+                if isinstance(payload, dict):
+                    yield payload
+
+    async def health(self) -> None:
+        """Raises unless the LLM layer's ``/healthz`` answers 200."""
+        response = await self._client.request("GET", f"{self._base_url}/healthz", timeout_s=HEALTH_TIMEOUT_S)
+        raise_for_problem(response)

@@ -1,0 +1,22 @@
+"""Settings of an assistant agent process (``MESHLINE_ASSISTANT_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from meshline.service.settings import ServiceSettings
+
+
+class AssistantSettings(ServiceSettings):
+    """One process runs one profile; the profile decides which agent it is."""
+
+    model_config = SettingsConfigDict(env_prefix="MESHLINE_ASSISTANT_", extra="ignore")
+
+    name: str = Field(default="", description="Service name; empty means the profile's name (must match).")
+    port: int = 8104
+    profile: str = Field(
+        default="general",
+        description="A bundled profile's name (agents/assistant/profiles/<name>.yaml) or a YAML file path.",
+    )
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="Budget of one LLM-layer call.")

@@ -1,0 +1,69 @@
+"""The OpenAI-compatible request body of ``POST /v1/chat/completions``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MessageRole = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+# Optional OpenAI parameters forwarded to the provider when the caller sets them.
+PASSTHROUGH_PARAMS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "user",
+)
+
+
+class CompletionMessage(BaseModel):
+    """One message in OpenAI format; extra fields (``tool_calls``, ``tool_call_id``, ``name``) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: MessageRole
+    content: str | list[dict[str, Any]] | None = None
+
+
+class CompletionRequest(BaseModel):
+    """OpenAI ``chat.completions`` request; ``model`` is a Meshline alias (``default``, ``fast``...)."""
+
+    # Unknown OpenAI parameters are ignored rather than rejected, as OpenAI clients send many.
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1, max_length=128)
+    messages: list[CompletionMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    n: int | None = Field(default=None, ge=1, le=8)
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    user: str | None = Field(default=None, max_length=256)
+
+    def provider_kwargs(self) -> dict[str, Any]:
+        """The optional parameters the caller set, for ``Router.acompletion``."""
+        return {name: getattr(self, name) for name in PASSTHROUGH_PARAMS if getattr(self, name) is not None}
+
+    def provider_messages(self) -> list[dict[str, Any]]:
+        return [m.model_dump(exclude_unset=True) for m in self.messages]

@@ -1,0 +1,58 @@
+"""Response models of the orchestrator's management API (chat models live in meshline.contracts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServiceInstance(BaseModel):
+    """One replica of a registered service and what its last health probe found."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str
+    healthy: bool = True
+    last_error: str | None = None
+    checked_at: float = 0.0
+
+
+class ServiceInfo(BaseModel):
+    """A registered agent or tool service with its instances."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: str = ""
+    description: str = ""
+    version: str = ""
+    manifest: dict[str, Any] | None = None
+    instances: list[ServiceInstance] = Field(default_factory=list)
+
+    @property
+    def healthy_count(self) -> int:
+        return sum(1 for i in self.instances if i.healthy)
+
+
+class ApiKey(BaseModel):
+    """A freshly minted API key; ``key`` is shown once and never stored in plaintext."""
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str
+    id: str
+    tenant: str
+    user: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    name: str = ""
+
+
+class Readiness(BaseModel):
+    """The orchestrator's ``/readyz`` answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ready: bool
+    status: str = ""
+    checks: dict[str, str] = Field(default_factory=dict)
