@@ -48,30 +48,36 @@ class TestMesh:
         return list(response.json())
 
 
-def _config(path: Path, fake_url: str) -> Path:
+def _config(path: Path, api_base: str, model: str) -> Path:
     lines = ["models:"]
     for alias in ("default", "fast"):
-        lines += [f"  - alias: {alias}", "    model: openai/fake-model", f"    api_base: {fake_url}", "    api_key: fake"]
+        lines += [f"  - alias: {alias}", f"    model: {model}", f"    api_base: {api_base}", "    api_key: fake"]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 @contextmanager
-def run_test_mesh(home: Path, provider_latency_ms: float = 0.0) -> Iterator[TestMesh]:
+def run_test_mesh(home: Path, provider_latency_ms: float = 0.0, *, local_model: bool = False) -> Iterator[TestMesh]:
+    """The mesh on free ports; the model is the fake provider, or the bundled one with ``local_model``."""
     home.mkdir(parents=True, exist_ok=True)
     ensure_keys(home)
     admin_key = ensure_admin_key(home)
+    ports = {name: free_port() for name in DEFAULT_PORTS}
     redis_port, llm_port = free_port(), free_port()
     redis_proc = start_redis(redis_port)
     fake = start_fake_openai(llm_port, provider_latency_ms)
     fake_url = f"http://127.0.0.1:{llm_port}/v1"
+    if local_model:
+        config = _config(home / "meshline.yaml", f"http://127.0.0.1:{ports['local-model']}/v1", "openai/smollm2")
+    else:
+        config = _config(home / "meshline.yaml", fake_url, "openai/fake-model")
     specs = service_specs(
         f"redis://127.0.0.1:{redis_port}/0",
         admin_key,
         home,
-        use_local_model=False,
-        ports={name: free_port() for name in DEFAULT_PORTS},
-        extra_env={"MESHLINE_LLM_CONFIG": str(_config(home / "meshline.yaml", fake_url))},
+        use_local_model=local_model,
+        ports=ports,
+        extra_env={"MESHLINE_LLM_CONFIG": str(config)},
     )
     supervisor = Supervisor(home / "logs")
     try:
