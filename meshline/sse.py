@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
 
 SSE_MEDIA_TYPE = "text/event-stream"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,8 @@ class SSEMessage:
 
 def encode_sse(data: str, event: str | None = None) -> bytes:
     lines = [f"event: {event}"] if event else []
-    lines.extend(f"data: {line}" for line in data.split("\n"))
+    # Readers end a line at CR, LF or CRLF alike: split on all three or a bare CR cuts the data.
+    lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))
     return ("\n".join(lines) + "\n\n").encode()
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import Histogram
 from redis.asyncio import Redis
 
 from meshline.orchestrator.api import chat, keys, openai_compat, services, threads
@@ -23,6 +24,8 @@ from meshline.orchestrator.turns import TurnRunner
 from meshline.resilience.client import ServiceClient
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.background import BackgroundTasks
+from meshline.service.telemetry import LATENCY_BUCKETS
 
 
 def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
@@ -39,6 +42,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s
         )
         registry = ServiceRegistry(redis, client)
+        background = BackgroundTasks()
         async with open_checkpointer(settings) as checkpointer:
             deps = GraphDeps(
                 registry=registry,
@@ -48,19 +52,29 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 issuer=issuer,
                 history_messages=settings.history_messages,
                 recall_k=settings.recall_k,
+                node_seconds=Histogram(
+                    "meshline_graph_node_duration_seconds",
+                    "Time spent in each node of the turn graph",
+                    ["node"],
+                    buckets=LATENCY_BUCKETS,
+                    registry=app.state.metrics_registry,
+                ),
+                background=background,
             )
             graph = build_graph(deps, checkpointer)
             app.state.registry = registry
             app.state.api_keys = ApiKeyStore(redis)
             app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
             add_readiness_check(app, "redis", redis.ping)
-            health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s))
+            stop = asyncio.Event()
+            health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s, stop))
             try:
                 yield
             finally:
-                health.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await health
+                stop.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(health), timeout=5)
+                await background.drain()
                 await client.aclose()
                 await redis.aclose()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -18,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from prometheus_client import Histogram
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
 from meshline.orchestrator.dispatch import AgentCaller
@@ -25,6 +28,7 @@ from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.router import Router
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.background import BackgroundTasks
 
 
 class TurnState(TypedDict, total=False):
@@ -39,6 +43,9 @@ class TurnState(TypedDict, total=False):
     reply: str
 
 
+Node = Callable[[TurnState, RunnableConfig], Awaitable[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class GraphDeps:
     registry: ServiceRegistry
@@ -48,6 +55,21 @@ class GraphDeps:
     issuer: ServiceTokenIssuer
     history_messages: int
     recall_k: int
+    node_seconds: Histogram  # labelled by node
+    background: BackgroundTasks
+
+
+def timed(name: str, node: Node, histogram: Histogram) -> Node:
+    """Record each node's duration: where a turn's time goes is the first question in production."""
+
+    async def run(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            return await node(state, config)
+        finally:
+            histogram.labels(name).observe(time.perf_counter() - start)
+
+    return run
 
 
 def _who(config: RunnableConfig) -> tuple[str, str]:
@@ -64,7 +86,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         memories = await deps.memory.recall(state["message"], deps.recall_k, memory_token(config))
         return {"memories": memories}
 
-    async def route(state: TurnState) -> dict[str, Any]:
+    async def route(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         agents = [e.manifest for e in await deps.registry.list(kind="agent")]
         decision = deps.router.route(state["message"], agents, state.get("pinned"))
         get_stream_writer()({"type": "route", "route": decision.model_dump()})
@@ -95,28 +117,33 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         errors = {r.agent: e for r, e in outcomes if e is not None}
         return {"results": results, "errors": errors}
 
-    async def compose(state: TurnState) -> dict[str, Any]:
+    async def compose(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         results = [AgentResult.model_validate(r) for r in state["results"]]
         reply = "\n\n".join(r.content.strip() for r in results if r.content.strip())
         agent = ",".join(r.agent for r in results)
         return {"reply": reply, "messages": [{"role": "assistant", "content": reply, "agent": agent}]}
 
     async def remember(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+        # Off the reply's critical path: the memory service queues the write on its stream anyway.
         thread_id = str(config.get("configurable", {}).get("thread_id", ""))
-        await deps.memory.remember(
+        write = deps.memory.remember(
             state["message"],
             {"thread_id": thread_id, "role": "user", "turn_id": state["turn_id"]},
             memory_token(config),
             memory_id=f"turn-{state['turn_id']}",
         )
+        deps.background.spawn(write, name=f"remember-{state['turn_id']}")
         return {}
 
     graph = StateGraph(TurnState)
-    graph.add_node("recall", recall)
-    graph.add_node("route", route)
-    graph.add_node("dispatch", dispatch)
-    graph.add_node("compose", compose)
-    graph.add_node("remember", remember)
+    for name, node in (
+        ("recall", recall),
+        ("route", route),
+        ("dispatch", dispatch),
+        ("compose", compose),
+        ("remember", remember),
+    ):
+        graph.add_node(name, timed(name, node, deps.node_seconds))
     graph.add_edge(START, "recall")
     graph.add_edge("recall", "route")
     graph.add_edge("route", "dispatch")

@@ -8,6 +8,7 @@ they answer again. Several instances under one name are replicas.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -158,10 +159,16 @@ class ServiceRegistry:
                 if await self.redis.hexists(key, instance.url):
                     await self.redis.hset(key, instance.url, updated.model_dump_json())
 
-    async def run_health_checks(self, interval_s: float) -> None:
-        while True:
+    async def run_health_checks(self, interval_s: float, stop: asyncio.Event) -> None:
+        """Probe every ``interval_s`` until ``stop`` is set.
+
+        Stopped by an event, not by cancellation: a cancel landing inside a Redis call can be
+        swallowed by the client library, which would leave shutdown waiting forever.
+        """
+        while not stop.is_set():
             try:
                 await self.check_all()
             except Exception:  # the loop must survive a Redis blip
                 log.exception("health check round failed")
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)

@@ -63,6 +63,11 @@ class ServiceClient:
         budget = max(budget, MIN_TIMEOUT_S)
         return httpx.Timeout(budget, connect=min(self.connect_timeout_s, budget))
 
+    def _deadline_allows(self, delay_s: float) -> bool:
+        """Whether waiting ``delay_s`` before another attempt still leaves that attempt some time."""
+        remaining = current_context().remaining()
+        return remaining is None or delay_s + MIN_TIMEOUT_S < remaining
+
     def _safe_to_repeat(self, method: str, idempotent: bool | None, headers: Mapping[str, str]) -> bool:
         if idempotent is not None:
             return idempotent
@@ -87,26 +92,34 @@ class ServiceClient:
         while True:
             attempt += 1
             last = attempt >= self.retry.max_attempts
+            timeout = self._timeout(timeout_s)
             try:
-                response = await self._http.request(
-                    method, url, json=json, params=params, headers=all_headers, timeout=self._timeout(timeout_s)
-                )
+                # httpx's timeouts bound each read; this bounds the whole call (a trickling body too).
+                async with asyncio.timeout(timeout.read):
+                    response = await self._http.request(
+                        method, url, json=json, params=params, headers=all_headers, timeout=timeout
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the server: always safe to try again.
-                if last:
+                delay = self.retry.delay(attempt)
+                if last or not self._deadline_allows(delay):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
-                await asyncio.sleep(self.retry.delay(attempt))
+                await asyncio.sleep(delay)
                 continue
-            except httpx.TimeoutException as exc:
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 raise self._timeout_error(url) from exc
             except httpx.HTTPError as exc:
-                if last or not repeatable:
+                delay = self.retry.delay(attempt)
+                if last or not repeatable or not self._deadline_allows(delay):
                     raise UpstreamError(f"call to {url} failed: {type(exc).__name__}: {exc}") from exc
-                await asyncio.sleep(self.retry.delay(attempt))
+                await asyncio.sleep(delay)
                 continue
             if last or not is_retryable_status(response.status_code, idempotent=repeatable):
                 return response
-            await asyncio.sleep(self.retry.delay(attempt, retry_after_seconds(response)))
+            delay = self.retry.delay(attempt, retry_after_seconds(response))
+            if not self._deadline_allows(delay):
+                return response  # the caller sees the real refusal instead of a wait past its deadline
+            await asyncio.sleep(delay)
 
     def _timeout_error(self, url: str) -> MeshlineError:
         remaining = current_context().remaining()
@@ -130,17 +143,18 @@ class ServiceClient:
         attempt = 0
         while True:
             attempt += 1
-            request = self._http.build_request(
-                method, url, json=json, headers=all_headers, timeout=self._timeout(timeout_s)
-            )
+            timeout = self._timeout(timeout_s)
+            request = self._http.build_request(method, url, json=json, headers=all_headers, timeout=timeout)
             try:
-                response = await self._http.send(request, stream=True)
+                async with asyncio.timeout(timeout.read):  # until the response head arrives
+                    response = await self._http.send(request, stream=True)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= self.retry.max_attempts:
+                delay = self.retry.delay(attempt)
+                if attempt >= self.retry.max_attempts or not self._deadline_allows(delay):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
-                await asyncio.sleep(self.retry.delay(attempt))
-            except httpx.TimeoutException as exc:
+                await asyncio.sleep(delay)
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 raise self._timeout_error(url) from exc
         try:
             yield response

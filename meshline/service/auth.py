@@ -79,7 +79,7 @@ class ServiceTokenVerifier:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
+                options={"require": ["exp", "iat", "aud", "iss", "sub", "tenant", "scopes"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("service token expired", code="token_expired") from exc

@@ -88,5 +88,8 @@ class ContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_trace)
-        finally:
-            _current.reset(token)
+        except Exception:
+            # Left bound: the kit's 500 handler runs outside this middleware (in Starlette's
+            # ServerErrorMiddleware) and must report the trace id this request ran under.
+            raise
+        _current.reset(token)

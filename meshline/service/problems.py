@@ -104,4 +104,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             trace_id=current_context().trace_id,
         )
-        return problem_response(problem)
+        # Sent outside ContextMiddleware, which therefore cannot add the header itself.
+        return problem_response(problem, {"x-trace-id": problem.trace_id or ""})

@@ -1,0 +1,71 @@
+"""The memory service app: embeddings, tenant-namespaced Chroma collections, the write-stream worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from meshline.errors import ServiceUnavailable
+from meshline.memory.embeddings import Embedder, load_embedder
+from meshline.memory.routes import router
+from meshline.memory.settings import MemorySettings
+from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client
+from meshline.memory.worker import MemoryWorker
+from meshline.service.app import add_readiness_check, create_service_app
+
+REDIS_SOCKET_MARGIN_S = 5.0
+
+
+def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the memory service.
+
+    ``embedder``: an already loaded embedder to use (and not close), e.g. one shared by tests;
+    by default the lifespan loads the configured model once and releases it on shutdown.
+    """
+    settings = settings or MemorySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model: Embedder = embedder if embedder is not None else await asyncio.to_thread(load_embedder, settings)
+        client = await asyncio.to_thread(open_chroma_client, settings)
+        store = MemoryStore(TenantCollections(client, model, settings.chroma_timeout_s))
+        redis = aioredis.Redis.from_url(
+            settings.mesh.redis_url,
+            decode_responses=True,
+            socket_connect_timeout=settings.mesh.connect_timeout_s,
+            # Above the worker's XREADGROUP BLOCK, so a blocking read is not cut short.
+            socket_timeout=settings.worker_block_ms / 1000 + REDIS_SOCKET_MARGIN_S,
+        )
+        worker = MemoryWorker(redis, store, model, settings)
+        app.state.embedder, app.state.memory_store, app.state.redis = model, store, redis
+        app.state.worker = worker
+        if settings.worker_enabled:
+            worker.start()
+
+        async def model_loaded() -> None:
+            if not model.ready():
+                raise ServiceUnavailable("embedding model not loaded")
+
+        async def worker_alive() -> None:
+            if settings.worker_enabled and not worker.alive:
+                raise ServiceUnavailable("memory write worker stopped")
+
+        add_readiness_check(app, "redis", redis.ping)
+        add_readiness_check(app, "chroma", store.collections.heartbeat)
+        add_readiness_check(app, "embedding_model", model_loaded)
+        add_readiness_check(app, "worker", worker_alive)
+        try:
+            yield
+        finally:
+            if settings.worker_enabled:
+                await worker.stop(timeout_s=settings.chroma_timeout_s)
+            await redis.aclose()
+            await store.collections.close()
+            if embedder is None:
+                model.close()
+
+    return create_service_app(settings=settings, routers=[router], lifespan=lifespan)

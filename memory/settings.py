@@ -1,0 +1,46 @@
+"""Memory service settings (``MESHLINE_MEMORY_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from meshline.service.settings import ServiceSettings
+
+LOCAL_EMBEDDING_MODEL = "local"
+
+
+class MemorySettings(ServiceSettings):
+    """Where vectors live, which model embeds them, and how the write stream is consumed."""
+
+    model_config = SettingsConfigDict(env_prefix="MESHLINE_MEMORY_", extra="ignore")
+
+    name: str = "memory"
+    port: int = 8200
+
+    chroma_path: Path | None = Field(default=None, description="Embedded Chroma directory (default <home>/chroma).")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; when set, HttpClient is used.")
+    chroma_timeout_s: float = Field(default=10.0, gt=0, description="Upper bound on one Chroma call.")
+
+    embedding_model: str = Field(
+        default=LOCAL_EMBEDDING_MODEL,
+        description="'local' = bundled all-MiniLM-L6-v2 on CPU; anything else = a litellm embedding model.",
+    )
+    embedding_api_base: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one litellm embedding call.")
+    embed_batch_size: int = Field(default=32, ge=1, le=2048)
+
+    stream_key: str = "meshline:memory:writes"
+    dead_letter_key: str = "meshline:memory:writes:dead"
+    consumer_group: str = "memory-writers"
+    worker_enabled: bool = Field(default=True, description="Run the stream consumer in this process.")
+    worker_block_ms: int = Field(default=2000, ge=10, description="XREADGROUP BLOCK per poll.")
+    claim_idle_ms: int = Field(default=30_000, ge=0, description="Pending entries idle this long are reclaimed.")
+    claim_interval_s: float = Field(default=10.0, gt=0, description="How often pending entries are reclaimed.")
+    max_deliveries: int = Field(default=5, ge=1, description="Deliveries before an entry is dead-lettered.")
+
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path if self.chroma_path is not None else self.mesh.home / "chroma"

@@ -1,0 +1,47 @@
+"""An in-process memory service for tests (real Redis, real embedded Chroma, a shared model)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from meshline.memory.app import create_app
+from meshline.memory.embeddings import Embedder
+from meshline.memory.settings import MemorySettings
+
+
+@dataclass
+class MemoryService:
+    app: FastAPI
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def running_memory(settings: MemorySettings, embedder: Embedder) -> AsyncIterator[MemoryService]:
+    """The app with its lifespan entered (worker running unless disabled) and a client on it."""
+    app = create_app(settings, embedder=embedder)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://memory") as http:
+            yield MemoryService(app, http)
+
+
+async def wait_until_drained(settings: MemorySettings, timeout_s: float = 20.0) -> None:
+    """Wait until the worker has stored every queued write (stored entries are acked and deleted)."""
+    redis = aioredis.Redis.from_url(settings.mesh.redis_url, decode_responses=True)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while await redis.xlen(settings.stream_key) > 0:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the worker left {await redis.xlen(settings.stream_key)} write(s) unprocessed")
+            await asyncio.sleep(0.02)
+        pending = await redis.xpending(settings.stream_key, settings.consumer_group)
+        assert pending["pending"] == 0
+    finally:
+        await redis.aclose()

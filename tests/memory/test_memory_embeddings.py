@@ -1,0 +1,53 @@
+"""Embedders: the bundled MiniLM (async and as Chroma's embedding function) and litellm models."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from meshline.memory.embeddings import EMBEDDING_FUNCTION_NAME, LiteLLMEmbedder, LocalEmbedder, load_embedder
+from meshline.memory.settings import MemorySettings
+
+
+def _norm(vector: list[float]) -> float:
+    return math.sqrt(sum(x * x for x in vector))
+
+
+async def test_local_embedder_batches_without_changing_vectors(embedder: LocalEmbedder) -> None:
+    texts = [f"customer question number {i}" for i in range(70)]  # three batches of 32
+    batched = await embedder.embed(texts)
+    assert len(batched) == 70
+    assert all(len(v) == 384 and abs(_norm(v) - 1.0) < 1e-4 for v in batched)
+    [single] = await embedder.embed([texts[45]])
+    assert max(abs(a - b) for a, b in zip(single, batched[45], strict=True)) < 1e-4
+    assert await embedder.embed([]) == []
+
+
+async def test_local_embedder_serves_concurrent_callers(embedder: LocalEmbedder) -> None:
+    texts = ["refund my order", "change my address", "talk to a human", "what is my balance"]
+    results = await asyncio.gather(*(embedder.embed([t]) for t in texts * 3))
+    expected = await embedder.embed(texts)
+    for i, [vector] in enumerate(results):
+        assert max(abs(a - b) for a, b in zip(vector, expected[i % 4], strict=True)) < 1e-4
+
+
+def test_local_embedder_is_chromas_embedding_function(embedder: LocalEmbedder) -> None:
+    vectors = embedder(["hello world"])
+    assert len(vectors) == 1 and len(vectors[0]) == 384
+    assert embedder.name() == EMBEDDING_FUNCTION_NAME
+    assert embedder.get_config()["model"] == "local"
+    assert embedder.ready()
+
+
+async def test_litellm_embedder_calls_the_provider(fake_llm_url: str) -> None:
+    settings = MemorySettings(
+        embedding_model="openai/text-embedding-3-small", embedding_api_base=fake_llm_url, embedding_api_key="sk-test"
+    )
+    embedder = load_embedder(settings)
+    assert isinstance(embedder, LiteLLMEmbedder)
+    vectors = await embedder.embed(["apple banana", "banana apple", "cherry"])
+    assert len(vectors) == 3
+    assert all(abs(_norm(v) - 1.0) < 1e-6 for v in vectors)
+    assert vectors[0] == vectors[1]  # the fake provider is bag-of-words
+    [sync_vector] = embedder(["cherry"])  # the blocking path Chroma would use
+    assert max(abs(float(a) - b) for a, b in zip(sync_vector, vectors[2], strict=True)) < 1e-6
