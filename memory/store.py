@@ -109,7 +109,9 @@ class TenantCollections:
             name,
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"meshline_kind": kind, "embedding_model": self.embedder.model},
-            embedding_function=self.embedder,  # never Chroma's default (it downloads a model)
+            # Never Chroma's default (it downloads a model). Chroma's protocol is generic over
+            # numpy inputs we never pass, hence the ignore.
+            embedding_function=self.embedder,  # type: ignore[arg-type]
         )
         stored_model = (collection.metadata or {}).get("embedding_model")
         if stored_model != self.embedder.model:

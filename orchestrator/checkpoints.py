@@ -37,6 +37,6 @@ async def open_checkpointer(settings: OrchestratorSettings) -> AsyncIterator[Bas
 
         path = settings.checkpoint_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            await saver.setup()
-            yield saver
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
+            await sqlite_saver.setup()
+            yield sqlite_saver

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -99,17 +99,19 @@ class TurnRunner:
             async with asyncio.timeout(max(0.0, ctx.deadline - time.time())):
                 async for mode, payload in self.graph.astream(turn_input, config, stream_mode=["custom", "values"]):
                     if mode == "custom":
-                        yield self._event(thread_id, payload)
+                        yield self._event(thread_id, cast(dict[str, Any], payload))
                     else:
-                        final = payload
+                        final = cast(dict[str, Any], payload)
         except TimeoutError as exc:
             raise DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout") from exc
         finally:
             await lock.release()
         yield DoneEvent(response=self._response(thread_id, final))
 
-    async def run(self, principal: Principal, message: str, **kwargs: Any) -> ChatResponse:
-        async for event in self.stream(principal, message, **kwargs):
+    @staticmethod
+    async def collect(events: AsyncIterator[TurnEvent]) -> ChatResponse:
+        """The done event's response, for callers that want the whole reply at once."""
+        async for event in events:
             if isinstance(event, DoneEvent):
                 return event.response
         raise RuntimeError("turn ended without a done event")

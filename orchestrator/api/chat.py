@@ -37,7 +37,9 @@ async def chat(body: ChatRequest, request: Request, principal: ChatPrincipal) ->
     """One chat turn. Omit ``thread_id`` to start a thread; the reply names it."""
     check_message_size(request, body.message)
     runner: TurnRunner = request.app.state.turns
-    kwargs = {"thread_id": body.thread_id, "agent": body.agent, "user": body.user, "timeout_s": body.timeout_s}
+    events = runner.stream(
+        principal, body.message, thread_id=body.thread_id, agent=body.agent, user=body.user, timeout_s=body.timeout_s
+    )
     if not body.stream:
-        return await runner.run(principal, body.message, **kwargs)
-    return await sse_response(runner.stream(principal, body.message, **kwargs), encode_event, {})
+        return await runner.collect(events)
+    return await sse_response(events, encode_event, {})

@@ -93,10 +93,7 @@ async def completions(
     seed = [m for m in body.messages[:-1] if m.role in ("user", "assistant")]
     events = runner.stream(principal, last.content, thread_id=thread_id, agent=agent, user=body.user, seed=seed)
     if not body.stream:
-        async for event in events:
-            if isinstance(event, DoneEvent):
-                return completion_body(event.response, body.model)
-        raise RuntimeError("turn ended without a done event")
+        return completion_body(await runner.collect(events), body.model)
     cid = f"chatcmpl-{int(time.time() * 1000)}"
 
     def encode(event: TurnEvent) -> list[bytes]:
