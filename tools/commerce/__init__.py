@@ -1,0 +1,1 @@
+"""Commerce tool service: catalog, orders, shipments, invoices, returns and refunds."""

@@ -1,0 +1,1 @@
+"""CRM tool service: the customer profile, contact details, newsletter and support tickets."""
