@@ -92,14 +92,20 @@ class Embedder(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> Embedder:
-        settings = MemorySettings(
-            embedding_model=str(config.get("model", LOCAL_EMBEDDING_MODEL)),
-            embed_batch_size=int(config.get("batch_size", 32)),
-        )
-        return load_embedder(settings)
+        # Chroma calls this while validating every upsert and query (it deserialises the
+        # collection's schema each time). Loading a model here cost ~80% of an upsert, and
+        # the store always passes vectors itself, so hand back a placeholder that loads nothing.
+        return StoredConfigEmbedder(str(config.get("model", LOCAL_EMBEDDING_MODEL)), int(config.get("batch_size", 32)))
 
     def default_space(self) -> Any:
         return "cosine"
+
+
+class StoredConfigEmbedder(Embedder):
+    """What Chroma rebuilds from a collection's stored config: names the model, never embeds."""
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        raise RuntimeError("Meshline passes embeddings to Chroma explicitly; this placeholder never embeds")
 
 
 class LocalEmbedder(Embedder):
