@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail, open_client
 from meshline.sdk import MeshlineAPIError, Readiness, ServiceInfo
+from meshline.sdk.discovery import find_mesh_file, read_mesh_file
+
+# Processes of a local mesh that the registry does not hold (fixed addresses, not agents or tools).
+READY_PATHS = {"local-model": "/v1/models"}
+
+
+def local_infrastructure(base_url: str, registered: set[str], timeout: float) -> dict[str, str | None]:
+    """Readiness of the infrastructure ``meshline up`` started for this mesh: name -> None or why not."""
+    path = find_mesh_file()
+    mesh = read_mesh_file(path) if path is not None else {}
+    if str(mesh.get("url", "")).rstrip("/") != base_url.rstrip("/"):
+        return {}
+    results: dict[str, str | None] = {}
+    with httpx.Client(timeout=timeout) as http:
+        for name, url in dict(mesh.get("services", {})).items():
+            if name == "orchestrator" or name in registered:
+                continue
+            try:
+                response = http.get(f"{url}{READY_PATHS.get(name, '/readyz')}")
+                results[name] = None if response.status_code == 200 else f"answered {response.status_code}"
+            except httpx.HTTPError as exc:
+                results[name] = f"unreachable: {type(exc).__name__}"
+    return results
 
 
 def service_state(service: ServiceInfo) -> tuple[str, str]:
@@ -22,7 +46,9 @@ def service_state(service: ServiceInfo) -> tuple[str, str]:
     return ("degraded", "yellow") if healthy else ("down", "red")
 
 
-def build_table(url: str, readiness: Readiness, services: list[ServiceInfo]) -> Table:
+def build_table(
+    url: str, readiness: Readiness, services: list[ServiceInfo], infrastructure: dict[str, str | None]
+) -> Table:
     table = Table(title=f"meshline at {url}", title_justify="left")
     for column in ("service", "kind", "instances", "healthy", "state"):
         table.add_column(column, no_wrap=column != "instances")
@@ -34,6 +60,9 @@ def build_table(url: str, readiness: Readiness, services: list[ServiceInfo]) -> 
         "1/1" if readiness.ready else "0/1",
         f"[{ready_style}]{'ready' if readiness.ready else 'not ready'}[/]",
     )
+    for name, problem in infrastructure.items():
+        state = "[green]ready[/]" if problem is None else "[red]not ready[/]"
+        table.add_row(name, "infrastructure", "local", "1/1" if problem is None else "0/1", state)
     for service in services:
         state, style = service_state(service)
         instances = "\n".join(i.url if i.healthy else f"{i.url} [red]✗[/]" for i in service.instances) or "-"
@@ -42,9 +71,10 @@ def build_table(url: str, readiness: Readiness, services: list[ServiceInfo]) -> 
     return table
 
 
-def problems(readiness: Readiness, services: list[ServiceInfo]) -> list[str]:
+def problems(readiness: Readiness, services: list[ServiceInfo], infrastructure: dict[str, str | None]) -> list[str]:
     """Why something is not healthy, one line each."""
     lines = [f"orchestrator check {name}: {result}" for name, result in readiness.checks.items() if result != "ok"]
+    lines.extend(f"{name}: {problem}" for name, problem in infrastructure.items() if problem is not None)
     for service in services:
         lines.extend(
             f"{service.name} at {i.url}: {i.last_error or 'unhealthy'}" for i in service.instances if not i.healthy
@@ -66,8 +96,13 @@ def status(
         except MeshlineAPIError as exc:
             fail(exc)
         base_url = client.base_url
-    console.print(build_table(base_url, readiness, services))
-    for line in problems(readiness, services):
+    infrastructure = local_infrastructure(base_url, {s.name for s in services}, timeout)
+    console.print(build_table(base_url, readiness, services, infrastructure))
+    for line in problems(readiness, services, infrastructure):
         console.print(f"[red]•[/] {line}", highlight=False)
-    healthy = readiness.ready and all(service_state(s)[0] == "healthy" for s in services)
+    healthy = (
+        readiness.ready
+        and all(service_state(s)[0] == "healthy" for s in services)
+        and all(problem is None for problem in infrastructure.values())
+    )
     raise typer.Exit(0 if healthy else 1)

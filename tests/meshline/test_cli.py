@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,19 @@ def test_keygen_writes_pem_files(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (target / "service_token.pem").stat().st_mode & 0o777 == 0o600
     assert (target / "service_token.pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_status_includes_the_local_infrastructure_meshline_up_started(
+    runner: CliRunner, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / ".meshline"
+    home.mkdir()
+    dead = f"http://127.0.0.1:{free_port()}"
+    # The stand-in answers /readyz, so it plays a ready memory service; nothing listens on `dead`.
+    services = {"orchestrator": url, "memory": url, "llm": dead}
+    (home / "mesh.json").write_text(json.dumps({"url": url, "api_key": GOOD_KEY, "services": services}))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(build_app(), ["status"])
+    assert result.exit_code == 1, result.output
+    assert "memory" in result.stdout and "infrastructure" in result.stdout
+    assert "llm: unreachable" in result.stdout
