@@ -26,6 +26,11 @@ def describe(exc: MeshlineAPIError) -> str:
     """One line for a failed call, with a hint when the mesh is simply not there."""
     if exc.code == "connect_failed":
         return f"{exc.detail} (is the mesh running? start it with `meshline up`)"
+    if exc.code == "missing_api_key":
+        return (
+            f"{exc.message} (no API key found: run this where `meshline up` runs, so .meshline/mesh.json is found, "
+            "or set MESHLINE_URL and MESHLINE_API_KEY)"
+        )
     return exc.message
 
 
