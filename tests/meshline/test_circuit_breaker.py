@@ -1,0 +1,135 @@
+"""Circuit breaker state machine over a real Redis (shared by 'replicas') and the local fallback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from meshline.resilience.bulkhead import Bulkhead, BulkheadFull, BulkheadPolicy
+from meshline.resilience.circuit_breaker import (
+    BreakerPolicy,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpen,
+    LocalBreakerStore,
+    SharedBreakerStore,
+)
+from meshline.testing.redis_process import free_port
+
+POLICY = BreakerPolicy(window_s=10, min_calls=4, failure_rate=0.5, cooldown_s=5, half_open_probes=1)
+T0 = 1_800_000_000.0
+
+
+async def fail_n(breaker: CircuitBreaker, n: int, now: float = T0) -> BreakerState:
+    state = BreakerState.CLOSED
+    for _ in range(n):
+        state = await breaker.record("commerce", ok=False, probe=await breaker.allow("commerce", now), now=now)
+    return state
+
+
+async def test_stays_closed_below_the_minimum_number_of_calls() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), POLICY)
+    assert await fail_n(breaker, 3) is BreakerState.CLOSED
+    assert await breaker.allow("commerce", T0) is False  # still flowing
+
+
+async def test_opens_on_failure_rate_and_rejects_at_once_with_retry_after() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), POLICY)
+    for ok in (True, True, False):
+        await breaker.record("commerce", ok=ok, probe=False, now=T0)
+    assert await breaker.state("commerce") is BreakerState.CLOSED  # 1 of 3 failed, under min calls
+    await breaker.record("commerce", ok=False, probe=False, now=T0)  # 2 of 4 = 50%
+    assert await breaker.state("commerce") is BreakerState.OPEN
+    with pytest.raises(CircuitOpen) as rejected:
+        await breaker.allow("commerce", T0 + 1)
+    assert rejected.value.status == 503 and rejected.value.headers["retry-after"] == "4"
+
+
+async def test_old_failures_leave_the_window() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), POLICY)
+    await fail_n(breaker, 3, now=T0)
+    # Ten seconds later the three failures are outside the window: one more is not enough.
+    assert await fail_n(breaker, 1, now=T0 + POLICY.window_s) is BreakerState.CLOSED
+
+
+async def test_half_open_admits_limited_probes_then_closes_on_success() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), POLICY)
+    await fail_n(breaker, 4)
+    later = T0 + POLICY.cooldown_s
+    assert await breaker.allow("commerce", later) is True  # the one probe
+    with pytest.raises(CircuitOpen):
+        await breaker.allow("commerce", later)  # a second caller is still rejected
+    assert await breaker.record("commerce", ok=True, probe=True, now=later) is BreakerState.CLOSED
+    assert await breaker.allow("commerce", later) is False
+
+
+async def test_a_failed_probe_reopens_for_another_cooldown() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), POLICY)
+    await fail_n(breaker, 4)
+    later = T0 + POLICY.cooldown_s
+    assert await breaker.allow("commerce", later) is True
+    assert await breaker.record("commerce", ok=False, probe=True, now=later) is BreakerState.OPEN
+    with pytest.raises(CircuitOpen):
+        await breaker.allow("commerce", later + 1)
+
+
+async def test_replicas_share_state_through_redis(redis_url: str) -> None:
+    a, b = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    replica_a, replica_b = CircuitBreaker(SharedBreakerStore(a), POLICY), CircuitBreaker(SharedBreakerStore(b), POLICY)
+    try:
+        await replica_a.record("commerce", ok=False, probe=False, now=T0)
+        await replica_b.record("commerce", ok=False, probe=False, now=T0)
+        await replica_a.record("commerce", ok=True, probe=False, now=T0)
+        await replica_b.record("commerce", ok=False, probe=False, now=T0)  # 3 of 4 across both
+        assert await replica_a.state("commerce") is BreakerState.OPEN
+        with pytest.raises(CircuitOpen):
+            await replica_a.allow("commerce", T0 + 1)
+        # Only one probe between the two replicas.
+        later = T0 + POLICY.cooldown_s
+        assert await replica_a.allow("commerce", later) is True
+        with pytest.raises(CircuitOpen):
+            await replica_b.allow("commerce", later)
+        await replica_a.record("commerce", ok=True, probe=True, now=later)
+        assert await replica_b.allow("commerce", later) is False
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_falls_back_to_local_state_when_redis_is_unreachable() -> None:
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    store = SharedBreakerStore(dead)
+    breaker = CircuitBreaker(store, POLICY)
+    try:
+        assert await fail_n(breaker, 4) is BreakerState.OPEN
+        assert store.degraded
+        with pytest.raises(CircuitOpen):
+            await breaker.allow("commerce", T0 + 1)
+    finally:
+        await dead.aclose()
+
+
+async def test_bulkhead_bounds_concurrency_and_rejects_fast() -> None:
+    bulkhead = Bulkhead(BulkheadPolicy(max_concurrent=2, max_wait_s=0.05))
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with bulkhead.slot("slow-agent"):
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    assert bulkhead.in_use("slow-agent") == 2
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(BulkheadFull) as rejected:
+        async with bulkhead.slot("slow-agent"):
+            pass
+    assert loop.time() - started < 0.5 and rejected.value.headers["retry-after"] == "1"
+    async with bulkhead.slot("other-agent"):  # other targets are unaffected
+        assert bulkhead.in_use("other-agent") == 1
+    release.set()
+    await asyncio.gather(*holders)
+    assert bulkhead.in_use("slow-agent") == 0
