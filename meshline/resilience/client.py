@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
-from meshline.resilience.retry import IDEMPOTENT_METHODS, RetryPolicy, is_retryable_status, retry_after_seconds
+from meshline.resilience.retry import (
+    IDEMPOTENT_METHODS,
+    RetryBudget,
+    RetryPolicy,
+    is_retryable_status,
+    retry_after_seconds,
+)
 from meshline.service.context import DEADLINE_HEADER, current_context
 
 MIN_TIMEOUT_S = 0.05
@@ -28,11 +34,13 @@ class ServiceClient:
         timeout_s: float = 30.0,
         connect_timeout_s: float = 2.0,
         retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
         max_connections: int = 200,
     ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.retry = retry or RetryPolicy()
+        self.retry_budget = retry_budget or RetryBudget()
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -63,10 +71,12 @@ class ServiceClient:
         budget = max(budget, MIN_TIMEOUT_S)
         return httpx.Timeout(budget, connect=min(self.connect_timeout_s, budget))
 
-    def _deadline_allows(self, delay_s: float) -> bool:
-        """Whether waiting ``delay_s`` before another attempt still leaves that attempt some time."""
+    def _may_retry(self, delay_s: float) -> bool:
+        """Whether waiting ``delay_s`` still leaves the next attempt some time, and the budget allows it."""
         remaining = current_context().remaining()
-        return remaining is None or delay_s + MIN_TIMEOUT_S < remaining
+        if remaining is not None and delay_s + MIN_TIMEOUT_S >= remaining:
+            return False
+        return self.retry_budget.try_spend()
 
     def _safe_to_repeat(self, method: str, idempotent: bool | None, headers: Mapping[str, str]) -> bool:
         if idempotent is not None:
@@ -88,6 +98,7 @@ class ServiceClient:
         """Send one call, retrying retryable failures; returns the final response (any status)."""
         all_headers = self._headers(token, headers)
         repeatable = self._safe_to_repeat(method, idempotent, all_headers)
+        self.retry_budget.record_call()
         attempt = 0
         while True:
             attempt += 1
@@ -102,7 +113,7 @@ class ServiceClient:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the server: always safe to try again.
                 delay = self.retry.delay(attempt)
-                if last or not self._deadline_allows(delay):
+                if last or not self._may_retry(delay):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
                 await asyncio.sleep(delay)
                 continue
@@ -110,14 +121,14 @@ class ServiceClient:
                 raise self._timeout_error(url) from exc
             except httpx.HTTPError as exc:
                 delay = self.retry.delay(attempt)
-                if last or not repeatable or not self._deadline_allows(delay):
+                if last or not repeatable or not self._may_retry(delay):
                     raise UpstreamError(f"call to {url} failed: {type(exc).__name__}: {exc}") from exc
                 await asyncio.sleep(delay)
                 continue
             if last or not is_retryable_status(response.status_code, idempotent=repeatable):
                 return response
             delay = self.retry.delay(attempt, retry_after_seconds(response))
-            if not self._deadline_allows(delay):
+            if not self._may_retry(delay):
                 return response  # the caller sees the real refusal instead of a wait past its deadline
             await asyncio.sleep(delay)
 
@@ -140,6 +151,7 @@ class ServiceClient:
     ) -> AsyncIterator[httpx.Response]:
         """Open a streamed response; connect failures are retried, nothing after the first byte is."""
         all_headers = self._headers(token, headers)
+        self.retry_budget.record_call()
         attempt = 0
         while True:
             attempt += 1
@@ -151,7 +163,7 @@ class ServiceClient:
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 delay = self.retry.delay(attempt)
-                if attempt >= self.retry.max_attempts or not self._deadline_allows(delay):
+                if attempt >= self.retry.max_attempts or not self._may_retry(delay):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
                 await asyncio.sleep(delay)
             except (httpx.TimeoutException, TimeoutError) as exc:

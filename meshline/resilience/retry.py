@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import time
+from collections import deque
 from dataclasses import dataclass
 
 import httpx
@@ -42,3 +44,38 @@ def is_retryable_status(status: int, *, idempotent: bool) -> bool:
     if status in (429, 503):
         return True
     return idempotent and status in RETRYABLE_STATUS
+
+
+class RetryBudget:
+    """Retries may add at most ``ratio`` of the calls made in the last ``window_s`` seconds.
+
+    During an outage every call fails, and per-call retries alone would multiply the load on
+    the struggling service by ``max_attempts``; the budget caps that extra load (plus a small
+    floor so that a quiet client can still retry). The same idea as Envoy's and Finagle's.
+    """
+
+    def __init__(self, ratio: float = 0.2, min_per_s: float = 2.0, window_s: float = 10.0) -> None:
+        self.ratio = ratio
+        self.floor = min_per_s * window_s
+        self.window_s = window_s
+        self._calls: deque[float] = deque()
+        self._retries: deque[float] = deque()
+
+    def _trim(self, now: float) -> None:
+        for events in (self._calls, self._retries):
+            while events and events[0] <= now - self.window_s:
+                events.popleft()
+
+    def record_call(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._calls.append(now)
+        self._trim(now)
+
+    def try_spend(self, now: float | None = None) -> bool:
+        """Take one retry from the budget; False when it is spent."""
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        if len(self._retries) >= max(self.floor, self.ratio * len(self._calls)):
+            return False
+        self._retries.append(now)
+        return True

@@ -16,6 +16,7 @@ from meshline.resilience.circuit_breaker import (
     LocalBreakerStore,
     SharedBreakerStore,
 )
+from meshline.resilience.retry import RetryBudget
 from meshline.testing.redis_process import free_port
 
 POLICY = BreakerPolicy(window_s=10, min_calls=4, failure_rate=0.5, cooldown_s=5, half_open_probes=1)
@@ -133,3 +134,14 @@ async def test_bulkhead_bounds_concurrency_and_rejects_fast() -> None:
     release.set()
     await asyncio.gather(*holders)
     assert bulkhead.in_use("slow-agent") == 0
+
+
+def test_retry_budget_caps_retries_to_a_share_of_calls() -> None:
+    budget = RetryBudget(ratio=0.2, min_per_s=0.1, window_s=10)  # floor: 1 retry per window
+    for i in range(50):
+        budget.record_call(now=i * 0.1)
+    granted = sum(budget.try_spend(now=5.0) for _ in range(30))
+    assert granted == 10  # 20% of the 50 calls in the window, not 30
+    # Calls age out of the window, and the budget with them (down to the floor).
+    assert budget.try_spend(now=100.0) is True
+    assert budget.try_spend(now=100.0) is False
