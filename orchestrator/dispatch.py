@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
-from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
+from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.client import ServiceClient, raise_for_problem
@@ -24,6 +24,11 @@ log = logging.getLogger("meshline.orchestrator.dispatch")
 OnDelta = Callable[[str, str], Awaitable[None] | None]
 OnTool = Callable[[str, ToolCallRecord], Awaitable[None] | None]
 INFRASTRUCTURE = ("llm", "memory")
+# A side-effecting call an agent asked the user to confirm, per thread and agent. Kept in Redis
+# (not in the agent) so a crash of either process between the question and the "yes" loses
+# nothing; it expires so a forgotten question cannot be confirmed days later.
+PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
+PENDING_TTL_S = 3600
 
 
 class AgentCaller:
@@ -38,12 +43,41 @@ class AgentCaller:
         uses = manifest.uses if manifest else []
         return self.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=[agent, *INFRASTRUCTURE, *uses])
 
+    async def tool_bindings(self, agent: str) -> list[ToolBinding]:
+        """The tool services the agent's manifest ``uses``, at a healthy instance each (absent ones skipped)."""
+        manifest = await self.registry.manifest(agent)
+        bindings = []
+        for service in manifest.uses if manifest else []:
+            try:
+                bindings.append(ToolBinding(service=service, url=await self.registry.pick(service)))
+            except MeshlineError as exc:
+                log.warning("%s cannot use %s this turn: %s", agent, service, exc.detail)
+        return bindings
+
+    async def _with_tools(self, agent: str, task: AgentTask, pending_key: str) -> AgentTask:
+        pending = await self.registry.redis.get(pending_key)
+        metadata = {**task.metadata}
+        if pending is not None:
+            metadata["pending"] = json.loads(pending)
+        return task.model_copy(update={"tools": await self.tool_bindings(agent), "metadata": metadata})
+
+    async def _keep_pending(self, pending_key: str, result: AgentResult) -> None:
+        pending = result.metadata.get("pending")
+        if pending:
+            await self.registry.redis.set(pending_key, json.dumps(pending), ex=PENDING_TTL_S)
+        else:  # answered, confirmed, cancelled or moved on: the question is closed
+            await self.registry.redis.delete(pending_key)
+
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> tuple[AgentResult, str | None]:
         """(result, error): on failure the result is a degraded reply and error says why."""
+        pending_key = PENDING_KEY.format(tenant=tenant, user=user, thread=task.thread_id, agent=agent)
         try:
-            return await self._invoke(agent, task, tenant, user, on_delta, on_tool), None
+            task = await self._with_tools(agent, task, pending_key)
+            result = await self._invoke(agent, task, tenant, user, on_delta, on_tool)
+            await self._keep_pending(pending_key, result)
+            return result, None
         except MeshlineError as exc:
             log.warning("agent %s failed: %s (%s)", agent, exc.detail, exc.code)
             text = (

@@ -13,6 +13,7 @@ from meshline.agents.assistant.profile import Profile, ProfileError, load_profil
 from meshline.agents.assistant.routes import router
 from meshline.agents.assistant.runtime import AssistantRuntime
 from meshline.agents.assistant.settings import AssistantSettings
+from meshline.agents.assistant.tool_catalog import ToolCatalog
 from meshline.resilience import ServiceClient
 from meshline.service.app import add_readiness_check, create_service_app
 
@@ -35,7 +36,8 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = ServiceClient(timeout_s=settings.llm_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s)
         llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s)
-        app.state.runtime = AssistantRuntime(profile, llm)
+        catalog = ToolCatalog(client, timeout_s=settings.tool_timeout_s)
+        app.state.runtime = AssistantRuntime(profile, llm, catalog)
         add_readiness_check(app, "llm", llm.health)
         try:
             yield

@@ -41,6 +41,7 @@ class LLMTurn:
     content: str = ""
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI format: id, type, function
 
 
 def parse_completion(body: Any) -> LLMTurn:
@@ -54,6 +55,7 @@ def parse_completion(body: Any) -> LLMTurn:
         content=str(message.get("content") or ""),
         finish_reason=choice.get("finish_reason"),
         usage=parse_usage(body.get("usage")),
+        tool_calls=[c for c in message.get("tool_calls") or [] if isinstance(c, dict)],
     )
 
 
@@ -64,6 +66,7 @@ class TurnAccumulator:
         self._parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage = Usage()
+        self._calls: dict[int, dict[str, Any]] = {}  # streamed tool calls arrive in pieces, by index
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Take one chunk in; return the text it adds (may be empty)."""
@@ -75,13 +78,31 @@ class TurnAccumulator:
                 continue
             delta = choice.get("delta") or {}
             text += str(delta.get("content") or "")
+            for piece in delta.get("tool_calls") or []:
+                self._add_call_piece(piece)
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
         if text:
             self._parts.append(text)
         return text
 
+    def _add_call_piece(self, piece: dict[str, Any]) -> None:
+        call = self._calls.setdefault(
+            int(piece.get("index", len(self._calls))),
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        if piece.get("id"):
+            call["id"] = piece["id"]
+        function = piece.get("function") or {}
+        call["function"]["name"] += str(function.get("name") or "")
+        call["function"]["arguments"] += str(function.get("arguments") or "")
+
     def turn(self) -> LLMTurn:
-        return LLMTurn(content="".join(self._parts), finish_reason=self.finish_reason, usage=self.usage)
+        return LLMTurn(
+            content="".join(self._parts),
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            tool_calls=[self._calls[i] for i in sorted(self._calls)],
+        )
 
 
 def _stream_error(event: str, payload: Any) -> MeshlineError:

@@ -1,29 +1,36 @@
 """The assistant runtime: one agent turn, from an AgentTask to an AgentResult, as a stream of events.
 
 A task becomes LLM messages (profile system prompt, what the mesh remembers about the user,
-the conversation); each *step* is one LLM call. Today a task is a single step; the tool loop
-will repeat :meth:`AssistantRuntime._step` up to ``profile.max_steps`` times while the model
-asks for tools, yielding tool events between steps. Both the JSON and the SSE answer come from
-:meth:`AssistantRuntime.events`, so the loop will be written once.
+the conversation); each *step* is one LLM call offered the tools of the task's bindings. While
+the model asks for tools, they run (through :class:`ToolCatalog`) and their results, errors
+included, go back to the model, up to ``profile.max_steps`` LLM calls. A side-effecting tool
+is not run when asked for: the agent asks the user to confirm and returns the call as pending
+(see :mod:`confirmation`); the next turn's yes runs exactly that call. Both the JSON and the
+SSE answer come from :meth:`AssistantRuntime.events`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+from meshline.agents.assistant.confirmation import PendingCall, answer, last_user_text, question
 from meshline.agents.assistant.llm_client import LLMLayer, LLMTurn, TurnAccumulator
 from meshline.agents.assistant.profile import Profile
+from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
 from meshline.contracts import AgentResult, AgentTask, Usage
-from meshline.contracts.agent import AgentDelta, AgentResultEvent
-from meshline.errors import UpstreamError
+from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, ToolCallRecord
+from meshline.errors import MeshlineError, UpstreamError
 
 MEMORIES_HEADER = "What you know about this user:"
 MAX_MEMORIES = 20
 MAX_MEMORY_CHARS = 500
+MAX_TOOL_RESULT_CHARS = 6000  # what one tool result may take of the model's context
+CANCELLED = "Okay, I have not done that; nothing was changed."
 
-RuntimeEvent = AgentDelta | AgentResultEvent
+RuntimeEvent = AgentDelta | AgentToolEvent | AgentResultEvent
 
 
 def system_message(profile: Profile, memories: list[str]) -> dict[str, Any]:
@@ -35,18 +42,38 @@ def system_message(profile: Profile, memories: list[str]) -> dict[str, Any]:
     return {"role": "system", "content": content}
 
 
-class AssistantRuntime:
-    """Runs tasks for one profile against the LLM layer."""
+def tool_messages(call_id: str, name: str, arguments: dict[str, Any], record: ToolCallRecord) -> list[dict[str, Any]]:
+    """The assistant's call and the tool's answer, as the model expects to see them."""
+    payload = record.result if record.status == "ok" else {"error": record.error}
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": json.dumps(payload, default=str)[:MAX_TOOL_RESULT_CHARS]},
+    ]
 
-    def __init__(self, profile: Profile, llm: LLMLayer) -> None:
+
+class AssistantRuntime:
+    """Runs tasks for one profile against the LLM layer and the task's tool services."""
+
+    def __init__(self, profile: Profile, llm: LLMLayer, catalog: ToolCatalog | None = None) -> None:
         self.profile = profile
         self.llm = llm
+        self.catalog = catalog
 
     def build_messages(self, task: AgentTask) -> list[dict[str, Any]]:
         return [system_message(self.profile, task.memories), *task.messages]
 
-    def completion_request(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def completion_request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.profile.model, "messages": messages}
+        if tools:
+            request["tools"] = tools
         if self.profile.temperature is not None:
             request["temperature"] = self.profile.temperature
         if self.profile.max_tokens is not None:
@@ -54,10 +81,10 @@ class AssistantRuntime:
         return request
 
     async def _step(
-        self, messages: list[dict[str, Any]], *, stream: bool
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool
     ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
         """One LLM call: text deltas as they arrive (when streaming), then the whole turn."""
-        request = self.completion_request(messages)
+        request = self.completion_request(messages, tools)
         if not stream:
             yield await self.llm.complete(request)
             return
@@ -69,22 +96,97 @@ class AssistantRuntime:
                     yield AgentDelta(text=text)
         yield acc.turn()
 
+    async def _execute(
+        self, tool: BoundTool | None, name: str, call_id: str, arguments: dict[str, Any], key: str | None
+    ) -> ToolCallRecord:
+        record = ToolCallRecord(id=call_id, tool=name, service=tool.service if tool else None, arguments=arguments)
+        if tool is None or self.catalog is None:
+            return record.model_copy(update={"status": "error", "error": f"there is no tool named {name!r}"})
+        try:
+            result = await self.catalog.call(tool, arguments, key=key)
+        except MeshlineError as exc:  # the model sees the failure and can explain or try otherwise
+            return record.model_copy(update={"status": "error", "error": f"{exc.code}: {exc.detail}"})
+        return record.model_copy(update={"result": result})
+
     async def events(self, task: AgentTask, *, stream: bool) -> AsyncGenerator[RuntimeEvent, None]:
-        """Deltas (when ``stream``) and finally one result event."""
+        """Deltas (when ``stream``), a ``tool`` event per call, and finally one result event."""
         messages = self.build_messages(task)
         usage = Usage()
-        turn: LLMTurn | None = None
-        async with aclosing(self._step(messages, stream=stream)) as step:
-            async for item in step:
-                if isinstance(item, LLMTurn):
-                    turn = item
+        records: list[ToolCallRecord] = []
+        tools = await self.catalog.tools(task.tools) if self.catalog and task.tools else {}
+
+        def result(content: str, metadata: dict[str, Any] | None = None) -> AgentResultEvent:
+            return AgentResultEvent(
+                result=AgentResult(
+                    task_id=task.task_id, agent=self.profile.name, content=content, usage=usage,
+                    tool_calls=records, metadata=metadata or {},
+                )
+            )  # fmt: skip
+
+        raw_pending = task.metadata.get("pending")
+        if raw_pending:
+            pending = PendingCall.model_validate(raw_pending)
+            decision = answer(last_user_text(task.messages))
+            if decision is False:
+                cancelled = ToolCallRecord(
+                    id=pending.id,
+                    tool=pending.tool,
+                    service=pending.service,
+                    arguments=pending.arguments,
+                    status="error",
+                    error="cancelled by the user",
+                )
+                records.append(cancelled)
+                yield AgentToolEvent(call=records[-1])
+                yield result(CANCELLED)
+                return
+            if decision is True:
+                key = idempotency_key(task.thread_id, pending.id)
+                record = await self._execute(tools.get(pending.tool), pending.tool, pending.id, pending.arguments, key)
+                records.append(record)
+                yield AgentToolEvent(call=record)
+                messages += tool_messages(pending.id, pending.tool, pending.arguments, record)
+            # Anything else: the user moved on; the unconfirmed call is dropped.
+
+        offered = [t.openai_tool() for t in tools.values()]
+        for _ in range(self.profile.max_steps):
+            turn: LLMTurn | None = None
+            async with aclosing(self._step(messages, offered, stream=stream)) as step:
+                async for item in step:
+                    if isinstance(item, LLMTurn):
+                        turn = item
+                    else:
+                        yield item
+            if turn is None:  # _step always ends with a turn; this guards future edits
+                raise UpstreamError("the LLM step produced no answer", code="bad_llm_response")
+            usage += turn.usage
+            if not turn.tool_calls:
+                yield result(turn.content)
+                return
+            for call in turn.tool_calls:
+                function = call.get("function") or {}
+                name, call_id = str(function.get("name") or ""), str(call.get("id") or f"call-{len(records)}")
+                try:
+                    arguments = parse_arguments(function.get("arguments"))
+                except ValueError as exc:
+                    record = ToolCallRecord(id=call_id, tool=name, status="error", error=f"bad arguments: {exc}")
                 else:
-                    yield item
-        if turn is None:  # _step always ends with a turn; this guards future edits
-            raise UpstreamError("the LLM step produced no answer", code="bad_llm_response")
-        usage += turn.usage
-        result = AgentResult(task_id=task.task_id, agent=self.profile.name, content=turn.content, usage=usage)
-        yield AgentResultEvent(result=result)
+                    tool = tools.get(name)
+                    if tool is not None and tool.spec.side_effects:
+                        pending = PendingCall(id=call_id, service=tool.service, tool=name, arguments=arguments)
+                        records.append(ToolCallRecord(id=call_id, tool=name, service=tool.service,
+                                                      arguments=arguments, status="pending_confirmation"))  # fmt: skip
+                        yield AgentToolEvent(call=records[-1])
+                        yield result(question(pending), {"pending": pending.model_dump()})
+                        return
+                    record = await self._execute(tool, name, call_id, arguments, None)
+                records.append(record)
+                yield AgentToolEvent(call=record)
+                messages += tool_messages(call_id, name, record.arguments, record)
+        yield result(
+            f"I could not finish this within {self.profile.max_steps} steps. "
+            "Please try again with a more specific request."
+        )
 
     async def run(self, task: AgentTask) -> AgentResult:
         """The whole answer at once (no streaming from the LLM layer)."""

@@ -20,3 +20,4 @@ class AssistantSettings(ServiceSettings):
         description="A bundled profile's name (agents/assistant/profiles/<name>.yaml) or a YAML file path.",
     )
     llm_timeout_s: float = Field(default=120.0, gt=0, description="Budget of one LLM-layer call.")
+    tool_timeout_s: float = Field(default=15.0, gt=0, description="Budget of one tool call.")

@@ -63,6 +63,10 @@ class AgentResult(BaseModel):
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     handoff: str | None = None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Agent state for the orchestrator to keep in the thread (e.g. a pending call).",
+    )
 
 
 class AgentDelta(BaseModel):

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from meshline.agents.assistant.app import create_app
 from meshline.agents.assistant.settings import AssistantSettings
 from tests.agents.assistant.llm_standin import LLM_URL
+from tests.agents.assistant.tool_loop_harness import harness  # noqa: F401  (the tool-loop fixture)
 
 
 @pytest.fixture

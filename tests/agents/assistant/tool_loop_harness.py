@@ -1,0 +1,112 @@
+"""A commerce agent wired to a real commerce tool service, with a scripted LLM at its HTTP boundary.
+
+The tool service runs in-process (its real app and SQLite database) behind respx, which hands
+its requests to the ASGI app; the LLM stand-in answers each call with the next scripted turn
+(text, or OpenAI tool calls) and records what it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+
+from meshline.agents.assistant.app import create_app as create_agent
+from meshline.agents.assistant.settings import AssistantSettings
+from meshline.tools.commerce.app import create_app as create_commerce
+from meshline.tools.commerce.settings import CommerceSettings
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion
+
+COMMERCE_URL = "http://commerce.test:8301"
+Turn = str | list[tuple[str, dict[str, Any]]]  # a reply text, or tool calls (name, arguments)
+
+
+def tool_call_completion(calls: list[tuple[str, dict[str, Any]]], step: int) -> dict[str, Any]:
+    body = completion("")
+    message = body["choices"][0]["message"]
+    message["content"] = None
+    message["tool_calls"] = [
+        {"id": f"call-{step}-{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+        for i, (n, a) in enumerate(calls)
+    ]
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body
+
+
+@dataclass
+class ScriptedLLM:
+    """Answers each completion with the next turn; the last turn repeats once the script runs out."""
+
+    turns: list[Turn] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        turn = self.turns[min(len(self.requests), len(self.turns)) - 1]
+        if isinstance(turn, str):
+            return httpx.Response(200, json=completion(turn))
+        return httpx.Response(200, json=tool_call_completion(turn, len(self.requests)))
+
+
+@dataclass
+class Harness:
+    agent: httpx.AsyncClient
+    commerce: httpx.AsyncClient
+    llm: ScriptedLLM
+    token: Callable[..., str]
+
+    def headers(self, user: str = "dev") -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(audience=['commerce', 'llm'], tenant='dev', user=user)}"}
+
+    async def tool(self, name: str, args: dict[str, Any], user: str = "dev") -> Any:
+        response = await self.commerce.post(f"{COMMERCE_URL}/v1/tools/{name}", json=args, headers=self.headers(user))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def invoke(self, messages: list[dict[str, Any]], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {
+            "task_id": "t1",
+            "thread_id": "thread-7",
+            "messages": messages,
+            "tools": [{"service": "commerce", "url": COMMERCE_URL}],
+            "metadata": metadata or {},
+        }
+        response = await self.agent.post("/v1/invoke", json=body, headers=self.headers())
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture
+async def harness(
+    mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, issue_token: Callable[..., str]
+) -> AsyncIterator[Harness]:
+    monkeypatch.setenv("MESHLINE_LLM_URL", LLM_URL)
+    commerce: FastAPI = create_commerce(CommerceSettings(demo_customers=10))
+    agent: FastAPI = create_agent(AssistantSettings(profile="commerce"))
+    llm = ScriptedLLM()
+    transport = httpx.ASGITransport(app=commerce)
+
+    async def to_commerce(request: httpx.Request) -> httpx.Response:
+        response = await transport.handle_async_request(request)
+        content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+    async with commerce.router.lifespan_context(commerce), agent.router.lifespan_context(agent):
+        with respx.mock(assert_all_called=False) as router:
+            router.get(f"{LLM_URL}/healthz").respond(200, json={"status": "ok"})
+            router.post(f"{LLM_URL}{COMPLETIONS}").mock(side_effect=llm)
+            router.route(host="commerce.test").mock(side_effect=to_commerce)
+            agent_transport = httpx.ASGITransport(app=agent)
+            async with (
+                httpx.AsyncClient(transport=agent_transport, base_url="http://commerce-agent.test") as agent_http,
+                httpx.AsyncClient() as commerce_http,
+            ):
+                yield Harness(agent=agent_http, commerce=commerce_http, llm=llm, token=issue_token)
