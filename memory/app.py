@@ -11,7 +11,13 @@ from fastapi import FastAPI
 
 from meshline.errors import ServiceUnavailable
 from meshline.memory.embeddings import Embedder, load_embedder
+from meshline.memory.ingestion import IngestWorker
+from meshline.memory.jobs import JobBook
+from meshline.memory.kb_routes import router as knowledge_router
+from meshline.memory.knowledge import KnowledgeStore
+from meshline.memory.lexical import LexicalIndexes
 from meshline.memory.routes import router
+from meshline.memory.search import KnowledgeSearch
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client
 from meshline.memory.worker import MemoryWorker
@@ -32,7 +38,9 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model: Embedder = embedder if embedder is not None else await asyncio.to_thread(load_embedder, settings)
         client = await asyncio.to_thread(open_chroma_client, settings)
-        store = MemoryStore(TenantCollections(client, model, settings.chroma_timeout_s))
+        collections = TenantCollections(client, model, settings.chroma_timeout_s)
+        store = MemoryStore(collections)
+        knowledge = KnowledgeStore(collections)
         redis = aioredis.Redis.from_url(
             settings.mesh.redis_url,
             decode_responses=True,
@@ -41,18 +49,25 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
             socket_timeout=settings.worker_block_ms / 1000 + REDIS_SOCKET_MARGIN_S,
         )
         worker = MemoryWorker(redis, store, model, settings)
+        lexical = LexicalIndexes(knowledge, redis)
+        ingester = IngestWorker(redis, knowledge, lexical, model, settings)
         app.state.embedder, app.state.memory_store, app.state.redis = model, store, redis
-        app.state.worker = worker
+        app.state.worker, app.state.ingester = worker, ingester
+        app.state.knowledge, app.state.jobs = knowledge, JobBook(redis, settings.job_ttl_s)
+        app.state.knowledge_search = KnowledgeSearch(
+            knowledge, lexical, model, settings.search_candidates, settings.rrf_k
+        )
         if settings.worker_enabled:
             worker.start()
+            ingester.start()
 
         async def model_loaded() -> None:
             if not model.ready():
                 raise ServiceUnavailable("embedding model not loaded")
 
         async def worker_alive() -> None:
-            if settings.worker_enabled and not worker.alive:
-                raise ServiceUnavailable("memory write worker stopped")
+            if settings.worker_enabled and not (worker.alive and ingester.alive):
+                raise ServiceUnavailable("memory write or ingestion worker stopped")
 
         add_readiness_check(app, "redis", redis.ping)
         add_readiness_check(app, "chroma", store.collections.heartbeat)
@@ -63,9 +78,10 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
         finally:
             if settings.worker_enabled:
                 await worker.stop(timeout_s=settings.chroma_timeout_s)
+                await ingester.stop(timeout_s=settings.chroma_timeout_s)
             await redis.aclose()
             await store.collections.close()
             if embedder is None:
                 model.close()
 
-    return create_service_app(settings=settings, routers=[router], lifespan=lifespan)
+    return create_service_app(settings=settings, routers=[router, knowledge_router], lifespan=lifespan)

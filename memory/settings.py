@@ -42,5 +42,15 @@ class MemorySettings(ServiceSettings):
     claim_interval_s: float = Field(default=10.0, gt=0, description="How often pending entries are reclaimed.")
     max_deliveries: int = Field(default=5, ge=1, description="Deliveries before an entry is dead-lettered.")
 
+    ingest_stream_key: str = "meshline:memory:ingest"
+    ingest_dead_letter_key: str = "meshline:memory:ingest:dead"
+    ingest_group: str = "memory-ingesters"
+    ingest_batch_documents: int = Field(default=16, ge=1, le=1000, description="Documents per worker batch.")
+    job_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="How long job records are kept.")
+    chunk_chars: int = Field(default=1000, ge=100, description="Target chunk size in characters.")
+    chunk_overlap: int = Field(default=150, ge=0, description="Characters repeated between adjacent chunks.")
+    search_candidates: int = Field(default=100, ge=10, le=1000, description="Per-retriever depth fused by RRF.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path if self.chroma_path is not None else self.mesh.home / "chroma"

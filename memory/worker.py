@@ -1,44 +1,29 @@
-"""The stream worker: consumes memory writes from Redis and upserts them into Chroma.
+"""The memory write worker: consumes memory writes from Redis and upserts them into Chroma.
 
-At-least-once: an entry is acknowledged (and deleted from the stream) only after its upsert.
-Entries left pending by a crashed consumer are reclaimed once idle for ``claim_idle_ms``
-(on start and every ``claim_interval_s``); an entry delivered ``max_deliveries`` times, or
-one that cannot be parsed, moves to the dead-letter stream. Upserts are by id, so a
-redelivered entry replaces its record instead of duplicating it.
+The consumer-group mechanics (reclaiming, dead letters, stopping) live in
+:mod:`meshline.memory.stream_consumer`. Upserts are by id, so a redelivered entry replaces its
+record instead of duplicating it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import socket
-import time
-import uuid
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
 
 from meshline.memory.embeddings import Embedder
 from meshline.memory.memory_stream import MemoryWriteJob, store_jobs
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore
+from meshline.memory.stream_consumer import Entry, StreamConfig, StreamConsumer
 
-Entry = tuple[str, dict[str, str]]
-DEAD_LETTER_MAXLEN = 10_000
-RECLAIM_ROUNDS = 100
-ERROR_BACKOFF_S = 1.0
 log = logging.getLogger("meshline.memory.worker")
 
 
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+class MemoryWorker(StreamConsumer):
+    """One consumer of the memory write stream."""
 
-
-class MemoryWorker:
-    """One consumer of the memory write stream (run several processes to scale out)."""
+    label = "memory worker"
 
     def __init__(
         self,
@@ -48,129 +33,20 @@ class MemoryWorker:
         settings: MemorySettings,
         consumer: str | None = None,
     ) -> None:
-        self.redis = redis
+        config = StreamConfig(
+            stream=settings.stream_key,
+            group=settings.consumer_group,
+            dead_letter_key=settings.dead_letter_key,
+            batch_size=settings.embed_batch_size,
+            block_ms=settings.worker_block_ms,
+            claim_idle_ms=settings.claim_idle_ms,
+            claim_interval_s=settings.claim_interval_s,
+            max_deliveries=settings.max_deliveries,
+        )
+        super().__init__(redis, config, consumer)
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.consumer = consumer or consumer_name()
-        self.stream = settings.stream_key
-        self.group = settings.consumer_group
-        self._stopping = asyncio.Event()
-        self._reading = False
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> asyncio.Task[None]:
-        """Run the consumer loop as a background task."""
-        self._task = asyncio.create_task(self.run(), name=f"memory-worker-{self.consumer}")
-        return self._task
-
-    @property
-    def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop consuming: a blocked read is cancelled at once, a batch in progress may finish."""
-        self._stopping.set()
-        task = self._task
-        if task is None:
-            return
-        if self._reading:
-            task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        if not done:
-            task.cancel()
-            await asyncio.wait({task})
-        await self.close()
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-
-    async def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) unless it exists; it starts at the first entry."""
-        try:
-            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def run(self) -> None:
-        """Consume until stopped; Redis outages are logged and retried, never fatal."""
-        loop = asyncio.get_running_loop()
-        next_claim = 0.0
-        group_ready = False
-        while not self._stopping.is_set():
-            try:
-                if not group_ready:
-                    await self.ensure_group()
-                    group_ready = True
-                if loop.time() >= next_claim:
-                    await self.reclaim()
-                    next_claim = loop.time() + self.settings.claim_interval_s
-                self._reading = True
-                try:
-                    entries = await self.read()
-                finally:
-                    self._reading = False
-                if entries:
-                    await self.process(entries)
-            except ResponseError as exc:
-                group_ready = False  # a deleted stream or flushed Redis loses the group: recreate it
-                log.warning("memory worker: redis error: %s", exc)
-                await self._pause(0 if "NOGROUP" in str(exc) else ERROR_BACKOFF_S)
-            except (RedisError, OSError) as exc:
-                log.warning("memory worker: redis unavailable: %s", exc)
-                await self._pause(ERROR_BACKOFF_S)
-            except Exception:  # keep consuming; unacked entries are redelivered
-                log.exception("memory worker: unexpected failure")
-                await self._pause(ERROR_BACKOFF_S)
-
-    async def read(self) -> list[Entry]:
-        """New entries for this consumer (blocks up to ``worker_block_ms``)."""
-        response: Any = await self.redis.xreadgroup(
-            self.group,
-            self.consumer,
-            {self.stream: ">"},
-            count=self.settings.embed_batch_size,
-            block=self.settings.worker_block_ms,
-        )
-        if not response:
-            return []
-        if isinstance(response, dict):  # RESP3 shape
-            return [entry for entries in response.values() for entry in entries[0]]
-        return [entry for _stream, entries in response for entry in entries]
-
-    async def reclaim(self) -> int:
-        """Take over entries pending longer than ``claim_idle_ms``; returns how many were handled."""
-        handled = 0
-        for _ in range(RECLAIM_ROUNDS):
-            pending: list[dict[str, Any]] = await self.redis.xpending_range(
-                self.stream,
-                self.group,
-                min="-",
-                max="+",
-                count=self.settings.embed_batch_size,
-                idle=self.settings.claim_idle_ms,
-            )
-            if not pending:
-                break
-            retry: list[Any] = []
-            for item in pending:
-                entry_id = str(item["message_id"])
-                if int(item["times_delivered"]) >= self.settings.max_deliveries:
-                    await self.dead_letter(entry_id, f"failed {item['times_delivered']} deliveries")
-                else:
-                    retry.append(entry_id)
-            if retry:
-                claimed: list[Any] = await self.redis.xclaim(
-                    self.stream, self.group, self.consumer, self.settings.claim_idle_ms, retry
-                )
-                entries = [(str(i), f) for i, f in claimed if f is not None]
-                if entries:
-                    log.info("memory worker %s reclaimed %d pending write(s)", self.consumer, len(entries))
-                    await self.process(entries)
-            handled += len(pending)
-        return handled
 
     async def process(self, entries: list[Entry]) -> None:
         """Store a batch; on failure retry one by one so one bad record cannot block the others."""
@@ -198,34 +74,3 @@ class MemoryWorker:
                 log.warning("memory worker: write %s failed, will be redelivered: %s", entry_id, exc)
                 continue
             await self.ack([entry_id])
-
-    async def ack(self, entry_ids: list[str]) -> None:
-        """Acknowledge and delete: with one group, a stored entry has no further reader."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, self.group, *entry_ids)
-            pipe.xdel(self.stream, *entry_ids)
-            await pipe.execute()
-
-    async def dead_letter(self, entry_id: str, reason: str, fields: dict[str, str] | None = None) -> None:
-        if fields is None:
-            found: Any = await self.redis.xrange(self.stream, min=entry_id, max=entry_id)
-            fields = dict(found[0][1]) if found else {}
-        log.error("memory worker: dead-lettering %s: %s", entry_id, reason)
-        record = {**fields, "entry_id": entry_id, "error": reason[:1000], "failed_at": repr(time.time())}
-        await self.redis.xadd(
-            self.settings.dead_letter_key,
-            record,  # type: ignore[arg-type]
-            maxlen=DEAD_LETTER_MAXLEN,
-            approximate=True,
-        )
-        await self.ack([entry_id])
-
-    async def close(self) -> None:
-        """Leave the group if nothing is pending on this consumer (else another worker reclaims it)."""
-        try:
-            consumers: list[dict[str, Any]] = await self.redis.xinfo_consumers(self.stream, self.group)
-            mine = [c for c in consumers if c.get("name") == self.consumer]
-            if mine and int(mine[0].get("pending", 0)) == 0:
-                await self.redis.xgroup_delconsumer(self.stream, self.group, self.consumer)
-        except (RedisError, OSError) as exc:
-            log.info("memory worker: could not leave the consumer group: %s", exc)

@@ -1,0 +1,140 @@
+"""HTTP API of the knowledge bases. The tenant always comes from the service token.
+
+- ``POST /v1/collections/{name}/documents`` (scope ``ingest``): JSON ``{"documents": [...]}``
+  or multipart files (``files``: text, markdown, HTML, PDF); 202 with a job id at once.
+- ``GET /v1/jobs/{id}``: the job's progress and per-document errors.
+- ``GET /v1/collections/{name}``: how many chunks the collection holds.
+- ``POST /v1/search``: dense, lexical or hybrid search with a metadata filter.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from starlette.datastructures import UploadFile
+
+from meshline.contracts.knowledge import (
+    MAX_DOCUMENTS_PER_REQUEST,
+    CollectionInfo,
+    IngestRequest,
+    JobAccepted,
+    JobStatus,
+    SearchRequest,
+    SearchResult,
+)
+from meshline.errors import ServiceUnavailable, Unprocessable
+from meshline.memory.documents import format_for
+from meshline.memory.ingestion import IngestDocument, enqueue_documents
+from meshline.memory.jobs import JobBook
+from meshline.memory.knowledge import KnowledgeStore, check_collection_name
+from meshline.memory.search import KnowledgeSearch
+from meshline.memory.settings import MemorySettings
+from meshline.service.auth import Identity, require_identity
+
+router = APIRouter(prefix="/v1", tags=["knowledge"])
+Caller = Annotated[Identity, Depends(require_identity())]
+Ingester = Annotated[Identity, Depends(require_identity("ingest"))]
+
+
+def _documents_from_json(body: Any) -> list[IngestDocument]:
+    try:
+        request = IngestRequest.model_validate(body)
+    except ValidationError as exc:
+        raise Unprocessable(f"invalid ingestion request: {exc.errors()[0]['msg']}", code="invalid_documents") from exc
+    out = []
+    for doc in request.documents:
+        binary = doc.content_base64 is not None
+        out.append(
+            IngestDocument(
+                job="",
+                tenant="",
+                collection="",
+                position=0,
+                id=doc.id,
+                content=doc.content_base64 if binary else (doc.text or ""),  # type: ignore[arg-type]
+                format=doc.format,
+                binary=binary,
+                title=doc.title,
+                metadata_json=json.dumps(doc.metadata),
+            )
+        )
+    return out
+
+
+async def _documents_from_form(request: Request) -> list[IngestDocument]:
+    form = await request.form()
+    metadata = form.get("metadata")
+    metadata_json = metadata if isinstance(metadata, str) else "{}"
+    out = []
+    for item in form.getlist("files"):
+        if not isinstance(item, UploadFile) or not item.filename:
+            raise Unprocessable("every 'files' part must be a file with a name", code="invalid_documents")
+        data = await item.read()
+        out.append(
+            IngestDocument(
+                job="",
+                tenant="",
+                collection="",
+                position=0,
+                id=item.filename,
+                content=base64.b64encode(data).decode("ascii"),
+                format=format_for(item.filename, item.content_type),
+                binary=True,
+                metadata_json=metadata_json,
+            )
+        )
+    if not out:
+        raise Unprocessable("no files: send multipart parts named 'files'", code="invalid_documents")
+    if len(out) > MAX_DOCUMENTS_PER_REQUEST:
+        raise Unprocessable(f"at most {MAX_DOCUMENTS_PER_REQUEST} files per request", code="invalid_documents")
+    return out
+
+
+@router.post("/collections/{name}/documents", status_code=202, response_model=JobAccepted)
+async def ingest_documents(name: str, request: Request, caller: Ingester) -> JSONResponse:
+    """Queue documents for ingestion into the caller's collection ``name``; 202 with the job."""
+    check_collection_name(name)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        documents = await _documents_from_form(request)
+    else:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise Unprocessable("the body must be JSON or multipart/form-data", code="invalid_documents") from exc
+        documents = _documents_from_json(body)
+    settings: MemorySettings = request.app.state.settings
+    jobs: JobBook = request.app.state.jobs
+    try:
+        job_id = await enqueue_documents(request.app.state.redis, settings, jobs, caller.tenant, name, documents)
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable("the ingestion stream is unavailable", code="stream_unavailable") from exc
+    accepted = JobAccepted(job_id=job_id, collection=name, total=len(documents), status_url=f"/v1/jobs/{job_id}")
+    return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url})
+
+
+@router.get("/jobs/{job_id}", response_model=JobStatus)
+async def job_status(job_id: str, request: Request, caller: Caller) -> JobStatus:
+    """Progress of one of the caller's tenant's ingestion jobs."""
+    jobs: JobBook = request.app.state.jobs
+    return await jobs.status(job_id, caller.tenant)
+
+
+@router.get("/collections/{name}", response_model=CollectionInfo)
+async def collection_info(name: str, request: Request, caller: Caller) -> CollectionInfo:
+    """How many chunks the caller's tenant's collection holds (0 when it does not exist yet)."""
+    store: KnowledgeStore = request.app.state.knowledge
+    return CollectionInfo(name=name, chunks=await store.count(caller.tenant, name))
+
+
+@router.post("/search", response_model=SearchResult)
+async def search(body: SearchRequest, request: Request, caller: Caller) -> SearchResult:
+    """The ``k`` best chunks of the caller's tenant's collection for ``query``."""
+    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    return SearchResult(mode=body.mode, hits=await searcher.search(caller.tenant, body))
