@@ -38,7 +38,7 @@ def auth(issue_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     """Headers of a call made for ``user`` (default ``dev``), with an optional Idempotency-Key."""
 
     def headers(
-        user: str = "dev", key: str | None = None, audience: tuple[str, ...] = ("commerce", "crm")
+        user: str = "dev", key: str | None = None, audience: tuple[str, ...] = ("commerce-tools", "crm")
     ) -> dict[str, str]:
         out = {"authorization": f"Bearer {issue_token(audience=list(audience), tenant='dev', user=user)}"}
         if key is not None:

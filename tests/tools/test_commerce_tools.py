@@ -26,7 +26,7 @@ async def dev_order(http: httpx.AsyncClient, auth: Auth, status: str) -> dict[st
 
 async def test_manifest_describes_every_tool(commerce: httpx.AsyncClient) -> None:
     manifest = (await commerce.get("/v1/manifest")).json()
-    assert manifest["kind"] == "tool" and manifest["name"] == "commerce"
+    assert manifest["kind"] == "tool" and manifest["name"] == "commerce-tools"
     tools = {t["name"]: t for t in manifest["tools"]}
     assert len(tools) == 10
     assert tools["issue_refund"]["side_effects"] is True and tools["get_order"]["side_effects"] is False

@@ -63,7 +63,8 @@ class Harness:
     token: Callable[..., str]
 
     def headers(self, user: str = "dev") -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token(audience=['commerce', 'llm'], tenant='dev', user=user)}"}
+        token = self.token(audience=["commerce", "commerce-tools", "llm"], tenant="dev", user=user)
+        return {"authorization": f"Bearer {token}"}
 
     async def tool(self, name: str, args: dict[str, Any], user: str = "dev") -> Any:
         response = await self.commerce.post(f"{COMMERCE_URL}/v1/tools/{name}", json=args, headers=self.headers(user))
@@ -75,7 +76,7 @@ class Harness:
             "task_id": "t1",
             "thread_id": "thread-7",
             "messages": messages,
-            "tools": [{"service": "commerce", "url": COMMERCE_URL}],
+            "tools": [{"service": "commerce-tools", "url": COMMERCE_URL}],
             "metadata": metadata or {},
         }
         response = await self.agent.post("/v1/invoke", json=body, headers=self.headers())

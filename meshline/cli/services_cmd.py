@@ -1,0 +1,67 @@
+"""``meshline register URL`` / ``services`` / ``deregister NAME``: the registry from the command line.
+
+Registering needs an admin key: ``--key``, ``$MESHLINE_API_KEY``, or the admin key that
+``meshline up`` keeps in its home (``.meshline/admin_key``) when run next to the mesh.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from meshline.cli.client_options import KeyOption, UrlOption, fail, open_client
+from meshline.cli.local_mesh import mesh_home
+from meshline.sdk import Client, MeshlineAPIError
+
+
+def admin_client(url: str | None, key: str | None) -> Client:
+    path = mesh_home() / "admin_key"
+    if key is None and path.exists():
+        key = path.read_text().strip()
+    return open_client(url, key, timeout=30.0)
+
+
+def register(
+    service_url: Annotated[
+        str, typer.Argument(help="Base URL of the agent or tool service, e.g. http://127.0.0.1:9300")
+    ],
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Register a running agent or tool service: usable from the next chat turn."""
+    try:
+        with admin_client(url, key) as client:
+            info = client.services.register(service_url)
+    except MeshlineAPIError as exc:
+        fail(exc)
+    tools = [t.get("name") for t in (info.manifest or {}).get("tools", [])]
+    typer.echo(
+        f"registered {info.name} ({info.kind}) at {service_url}" + (f": tools {', '.join(tools)}" if tools else "")
+    )
+
+
+def services(url: UrlOption = None, key: KeyOption = None) -> None:
+    """List registered services, their instances and health."""
+    try:
+        with admin_client(url, key) as client:
+            entries = client.services.list()
+    except MeshlineAPIError as exc:
+        fail(exc)
+    for entry in entries:
+        instances = ", ".join(f"{i.url} ({'healthy' if i.healthy else 'unhealthy'})" for i in entry.instances)
+        typer.echo(f"{entry.name:<16} {entry.kind:<6} {entry.version:<8} {instances}")
+
+
+def deregister(
+    name: Annotated[str, typer.Argument(help="Service name, as `meshline services` shows it")],
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Remove a service from the registry: no chat turn uses it from then on."""
+    try:
+        with admin_client(url, key) as client:
+            client.services.remove(name)
+    except MeshlineAPIError as exc:
+        fail(exc)
+    typer.echo(f"deregistered {name}")

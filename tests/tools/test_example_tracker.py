@@ -1,0 +1,37 @@
+"""The README's example tool service works as written: manifest, a call, auth."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from meshline.agents.assistant.profile import load_profile
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shipment_tracker"
+
+
+async def test_shipment_tracker_example(mesh_env: dict[str, str], issue_token: Callable[..., str]) -> None:
+    spec = importlib.util.spec_from_file_location("shipment_tracker_service", EXAMPLE / "service.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t.test") as http,
+    ):
+        manifest = (await http.get("/v1/manifest")).json()
+        assert manifest["name"] == "shipment-tracker" and manifest["tools"][0]["name"] == "track_parcel"
+        token = issue_token(audience=["shipment-tracker"])
+        ok = await http.post(
+            "/v1/tools/track_parcel",
+            json={"tracking_number": "1Z999AA10123456784"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert ok.status_code == 200 and ok.json()["stage"] and ok.json()["eta_days"] >= 0
+        assert (await http.post("/v1/tools/track_parcel", json={"tracking_number": "x"})).status_code == 401
+    assert load_profile(str(EXAMPLE / "tracker.yaml")).uses == ["shipment-tracker"]
