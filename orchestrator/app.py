@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import Histogram
 from redis.asyncio import Redis
 
-from meshline.orchestrator.api import chat, keys, openai_compat, services, threads
+from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, services, threads
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.graph import GraphDeps, build_graph
@@ -63,6 +63,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             )
             graph = build_graph(deps, checkpointer)
             app.state.registry = registry
+            app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
             app.state.api_keys = ApiKeyStore(redis)
             app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
             add_readiness_check(app, "redis", redis.ping)
@@ -80,6 +81,6 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
 
     return create_service_app(
         settings=settings,
-        routers=[chat.router, openai_compat.router, threads.router, services.router, keys.router],
+        routers=[chat.router, openai_compat.router, threads.router, services.router, keys.router, knowledge.router],
         lifespan=lifespan,
     )
