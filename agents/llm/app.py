@@ -1,24 +1,36 @@
-"""The LLM layer service: a litellm router over the models of the mesh config, behind the OpenAI API."""
+"""The LLM layer service: versioned model aliases over litellm, behind the OpenAI API, with an admin API."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
+from meshline.agents.llm.admin_routes import router as admin_router
 from meshline.agents.llm.config import load_config
-from meshline.agents.llm.model_router import PROBE_TIMEOUT_S, ModelCatalog, probe_default_alias
+from meshline.agents.llm.gateway import ModelGateway
+from meshline.agents.llm.health import Cooldowns, HealthWindows, RollbackThresholds
+from meshline.agents.llm.model_registry import ModelRegistryStore
+from meshline.agents.llm.readiness import PROBE_TIMEOUT_S, probe_default_alias
 from meshline.agents.llm.routes import router
 from meshline.agents.llm.settings import LlmSettings
+from meshline.agents.llm.telemetry import LlmMetrics
+from meshline.agents.llm.versions import seed
 from meshline.resilience.client import ServiceClient
 from meshline.resilience.retry import RetryPolicy
 from meshline.service.app import add_readiness_check, create_service_app
+from meshline.service.background import BackgroundTasks
+
+SEEDED_BY = "meshline (config)"
 
 
 def create_app(settings: LlmSettings | None = None) -> FastAPI:
-    """Build the service; the config is read and the router built when the app starts."""
+    """Build the service; the config is read, the registry seeded and the router built when the app starts."""
     settings = settings or LlmSettings()
 
     @asynccontextmanager
@@ -29,21 +41,54 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
             override_api_base=settings.api_base,
             override_api_key=settings.api_key,
         )
-        catalog = ModelCatalog.from_config(
-            config, timeout_s=settings.request_timeout_s, num_retries=settings.num_retries
+        redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        store = ModelRegistryStore(redis)
+        background = BackgroundTasks()
+        gateway = ModelGateway(
+            config=config,
+            store=store,
+            health=HealthWindows(
+                RollbackThresholds(
+                    window_s=settings.rollback_window_s,
+                    min_requests=settings.rollback_min_requests,
+                    max_error_rate=settings.rollback_max_error_rate,
+                    max_p95_latency_s=settings.rollback_max_p95_latency_s,
+                )
+            ),
+            cooldowns=Cooldowns(settings.cooldown_failures, settings.cooldown_window_s, settings.cooldown_s),
+            metrics=LlmMetrics(app.state.metrics_registry),
+            background=background,
+            timeout_s=settings.request_timeout_s,
+            num_retries=settings.num_retries,
         )
+        registry, _ = await store.change(
+            lambda r: seed(r, config) or False,
+            who=SEEDED_BY,
+            action="seed",
+            alias="*",
+            detail={"source": str(settings.config)},
+        )
+        await gateway.apply(registry)
         probe_client = ServiceClient(
             timeout_s=PROBE_TIMEOUT_S,
             connect_timeout_s=min(settings.mesh.connect_timeout_s, PROBE_TIMEOUT_S),
             retry=RetryPolicy(max_attempts=1),
             max_connections=8,
         )
-        app.state.catalog = catalog
-        add_readiness_check(app, "models", partial(probe_default_alias, probe_client, catalog))
+        app.state.gateway, app.state.redis, app.state.store = gateway, redis, store
+        add_readiness_check(app, "models", partial(probe_default_alias, probe_client, gateway))
+        add_readiness_check(app, "redis", redis.ping)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(store.watch(registry.revision, gateway.apply, settings.registry_poll_s, stop))
         try:
             yield
         finally:
+            stop.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(watcher), timeout=5)
+            await background.drain()
             await probe_client.aclose()
-            catalog.close()
+            gateway.close()
+            await redis.aclose()
 
-    return create_service_app(settings=settings, routers=[router], lifespan=lifespan)
+    return create_service_app(settings=settings, routers=[router, admin_router], lifespan=lifespan)

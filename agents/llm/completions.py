@@ -1,8 +1,14 @@
-"""Chat completions through the router: one whole response, or chunks relayed as server-sent events.
+"""One chat completion through the gateway: quotas and cache first, the fallback chain, then the ledger.
+
+Redis is touched at most twice per request, each time in one pipeline: before the model call
+(the tenant's quota counters and the cache lookup, only when limits or the cache apply) and
+after it (usage, spend, shared health, cache fill). A Redis outage degrades to serving without
+quotas, cache and ledger rather than failing calls.
 
 A stream is opened and its first chunk awaited before the response starts, so a provider that
-fails up front still gets a real HTTP status. After that, chunks go out as they arrive; a
-failure mid-way becomes an ``event: error`` carrying a problem, and the stream ends there.
+fails up front still gets a real HTTP status (and the fallback chain). After that, chunks go out
+as they arrive; usage from the last chunk is counted when the stream ends; a failure mid-way
+becomes an ``event: error`` carrying a problem, and the stream ends there.
 """
 
 from __future__ import annotations
@@ -10,13 +16,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.responses import StreamingResponse
-from litellm.router import Router
+from fastapi.responses import JSONResponse, StreamingResponse
 from litellm.types.utils import ModelResponse
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from meshline.agents.llm import ledger, response_cache
+from meshline.agents.llm.config import TenantLimits
+from meshline.agents.llm.gateway import Attempt, ModelGateway, Outcome
 from meshline.agents.llm.provider_errors import provider_error
 from meshline.errors import DeadlineExceeded, MeshlineError, UpstreamError
 from meshline.service.context import current_context
@@ -37,24 +49,115 @@ def call_timeout(budget_s: float) -> float:
     return min(budget_s, remaining)
 
 
-def _mapped(alias: str, exc: Exception) -> MeshlineError:
-    error: MeshlineError | None = provider_error(exc)
-    if error is None:
-        raise exc  # not a provider failure: a bug, reported as 500 by the kit
-    log.warning("model %r failed: %s (%s)", alias, error.detail, error.code)
-    return error
+@dataclass
+class CompletionJob:
+    """Everything one request needs, decided by the route from the body, headers and identity."""
+
+    tenant: str
+    agent: str
+    alias: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    chain: list[Attempt]
+    limits: TenantLimits
+    cache: response_cache.CacheDecision
+    cache_ttl_s: int
+    instance: str
+    now: float = field(default_factory=time.time)
+    cache_key: str | None = None
 
 
-async def complete(router: Router, alias: str, messages: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
-    """One non-streamed completion, as OpenAI's ``chat.completion`` JSON."""
+async def _preflight(redis: Redis, job: CompletionJob) -> dict[str, Any] | None:
+    """Enforce the tenant's quotas and look the request up in the cache; returns a cached body."""
+    limited = ledger.has_limits(job.limits)
+    if job.cache == "use":
+        job.cache_key = response_cache.cache_key(job.chain[0].group, job.messages, job.params)
+    if not limited and job.cache_key is None:
+        return None
     try:
-        response = await router.acompletion(model=alias, messages=messages, **params)  # type: ignore[arg-type]
-    except Exception as exc:
-        raise _mapped(alias, exc) from exc
+        async with redis.pipeline(transaction=False) as pipe:
+            count = ledger.queue_quota_check(pipe, job.tenant, job.now) if limited else 0
+            if job.cache_key is not None:
+                response_cache.queue_get(pipe, job.cache_key)
+            results = await pipe.execute()
+    except RedisError as exc:
+        log.warning("quota and cache unavailable, serving without them: %s", exc)
+        job.cache_key = None
+        return None
+    if limited:
+        ledger.enforce_quota(results[:count], job.limits, job.now)
+    return response_cache.cached_body(results[count]) if job.cache_key is not None else None
+
+
+async def _record(
+    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, usage: Any, body: dict[str, Any] | None
+) -> None:
+    """Count the call in the ledger and the metrics, fill the cache: one pipeline."""
+    served = outcome.served
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
+    completion = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
+    metrics = gateway.metrics
+    for group, ok, _ in outcome.observations:
+        alias, _, version = group.partition("@")
+        metrics.calls.labels(alias, version, "ok" if ok else "error").inc()
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for group, ok, latency_s in outcome.observations:
+                ledger.queue_health(pipe, group, ok, latency_s, job.now)
+            if served is not None:
+                metrics.tokens.labels(served.alias, served.version.version, "prompt").inc(prompt)
+                metrics.tokens.labels(served.alias, served.version.version, "completion").inc(completion)
+                record = ledger.UsageRecord(
+                    tenant=job.tenant,
+                    agent=job.agent,
+                    alias=served.alias,
+                    version=served.version.version,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    cost_nano_usd=gateway.cost_nano_usd(served, prompt, completion),
+                )
+                ledger.queue_usage(pipe, record, job.now)
+            if body is not None and job.cache_key is not None:
+                response_cache.queue_set(pipe, job.cache_key, body, job.cache_ttl_s)
+            await pipe.execute()
+    except RedisError as exc:
+        log.warning("usage of a %s call not recorded: %s", job.alias, exc)
+
+
+def _headers(outcome: Outcome, cache: str) -> dict[str, str]:
+    served = outcome.served
+    return {"X-Meshline-Model-Version": served.group if served else "", "X-Meshline-Cache": cache}
+
+
+async def complete(gateway: ModelGateway, redis: Redis, job: CompletionJob) -> JSONResponse:
+    """One non-streamed completion, as OpenAI's ``chat.completion`` JSON."""
+    cached = await _preflight(redis, job)
+    if cached is not None:
+        gateway.metrics.cache.labels("hit").inc()
+        hit = Outcome(served=job.chain[0])
+        record = ledger.UsageRecord(job.tenant, job.agent, job.alias, job.chain[0].version.version, cache_hit=True)
+        with contextlib.suppress(RedisError):
+            async with redis.pipeline(transaction=False) as pipe:
+                ledger.queue_usage(pipe, record, job.now)
+                await pipe.execute()
+        return JSONResponse(cached, headers=_headers(hit, "hit"))
+    cache_state = "miss" if job.cache_key is not None else job.cache
+    gateway.metrics.cache.labels(cache_state).inc()
+
+    async def call(attempt: Attempt) -> Any:
+        assert gateway.router is not None
+        return await gateway.router.acompletion(
+            model=attempt.group,
+            messages=gateway.messages_for(attempt, job.messages),  # type: ignore[arg-type]
+            **job.params,
+        )
+
+    response, outcome = await gateway.run(job.chain, call)
     if not isinstance(response, ModelResponse):
-        raise UpstreamError(f"model {alias!r} answered with {type(response).__name__}", code="provider_error")
-    body: dict[str, Any] = response.model_dump(mode="json")
-    return body
+        raise UpstreamError(f"model {job.alias!r} answered with {type(response).__name__}", code="provider_error")
+    body: dict[str, Any] = response.model_dump(mode="json")  # type: ignore[no-untyped-call]
+    await _record(gateway, redis, job, outcome, getattr(response, "usage", None), body)
+    return JSONResponse(body, headers=_headers(outcome, cache_state))
 
 
 def _chunk_event(chunk: Any) -> bytes:
@@ -81,37 +184,49 @@ async def _close(stream: Any) -> None:
             await aclose()
 
 
-async def _relay(alias: str, stream: Any, first: Any, instance: str) -> AsyncIterator[bytes]:
+async def _relay(
+    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, stream: Any, first: Any
+) -> AsyncIterator[bytes]:
+    usage: Any = None
     try:
         if first is not None:
+            usage = getattr(first, "usage", None) or usage
             yield _chunk_event(first)
         async for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
             yield _chunk_event(chunk)
     except Exception as exc:
-        yield _error_event(alias, exc, instance)
+        yield _error_event(job.alias, exc, job.instance)
         return
     finally:
         await _close(stream)
+        await _record(gateway, redis, job, outcome, usage, None)
     yield encode_sse("[DONE]")
 
 
-async def open_stream(
-    router: Router, alias: str, messages: list[dict[str, Any]], instance: str, **params: Any
-) -> StreamingResponse:
+async def open_stream(gateway: ModelGateway, redis: Redis, job: CompletionJob) -> StreamingResponse:
     """Open a streamed completion and relay it as SSE; usage is always requested for the last chunk."""
-    options = {**(params.pop("stream_options", None) or {}), "include_usage": True}
-    stream: Any = None
-    try:
-        stream = await router.acompletion(
-            model=alias,
-            messages=messages,  # type: ignore[arg-type]
-            stream=True,
-            stream_options=options,
-            **params,
-        )
-        first = await anext(aiter(stream), None)
-    except Exception as exc:
-        if stream is not None:
-            await _close(stream)
-        raise _mapped(alias, exc) from exc
-    return StreamingResponse(_relay(alias, stream, first, instance), media_type=SSE_MEDIA_TYPE, headers=STREAM_HEADERS)
+    await _preflight(redis, job)
+    gateway.metrics.cache.labels(job.cache).inc()
+    options = {**(job.params.pop("stream_options", None) or {}), "include_usage": True}
+
+    async def call(attempt: Attempt) -> tuple[Any, Any]:
+        assert gateway.router is not None
+        stream: Any = None
+        try:
+            stream = await gateway.router.acompletion(
+                model=attempt.group,
+                messages=gateway.messages_for(attempt, job.messages),  # type: ignore[arg-type]
+                stream=True,
+                stream_options=options,
+                **job.params,
+            )
+            return stream, await anext(aiter(stream), None)
+        except Exception:
+            if stream is not None:
+                await _close(stream)
+            raise
+
+    (stream, first), outcome = await gateway.run(job.chain, call)
+    relay = _relay(gateway, redis, job, outcome, stream, first)
+    return StreamingResponse(relay, media_type=SSE_MEDIA_TYPE, headers={**STREAM_HEADERS, **_headers(outcome, "skip")})

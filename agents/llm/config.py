@@ -58,12 +58,41 @@ class Deployment(BaseModel):
         return params
 
 
+class TenantLimits(BaseModel):
+    """Per-tenant quotas; ``None`` means unlimited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    budget_usd: float | None = Field(default=None, ge=0, description="Spend allowed per calendar month (UTC).")
+
+
+class LlmPolicy(BaseModel):
+    """The ``llm:`` section: fallback chains and tenant quotas (traffic weights live in Redis)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict, description="alias -> aliases tried in order when it fails (errors, 429, timeouts)."
+    )
+    context_window_fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict, description="alias -> larger-context aliases tried when the prompt is too long."
+    )
+    default_limits: TenantLimits = Field(default_factory=TenantLimits)
+    tenants: dict[str, TenantLimits] = Field(default_factory=dict)
+
+    def limits_for(self, tenant: str) -> TenantLimits:
+        return self.tenants.get(tenant, self.default_limits)
+
+
 class LlmConfig(BaseModel):
     """The part of the mesh config the LLM layer reads; other sections belong to other services."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     models: list[Deployment] = Field(min_length=1)
+    llm: LlmPolicy = Field(default_factory=LlmPolicy)
 
     def aliases(self) -> dict[str, list[Deployment]]:
         """Deployments grouped by alias, in config order."""
@@ -105,8 +134,13 @@ def parse_config(raw: Any, environ: Mapping[str, str], source: str = "config") -
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{source} is not a valid model config: {problems}") from exc
-    if DEFAULT_ALIAS not in config.aliases():
+    aliases = config.aliases()
+    if DEFAULT_ALIAS not in aliases:
         raise ConfigError(f"{source} must define the {DEFAULT_ALIAS!r} model alias")
+    chains = {**config.llm.fallbacks, **config.llm.context_window_fallbacks}
+    unknown = sorted({a for k, v in chains.items() for a in [k, *v]} - aliases.keys())
+    if unknown:
+        raise ConfigError(f"{source}: llm fallbacks name unknown aliases: {', '.join(unknown)}")
     return config
 
 

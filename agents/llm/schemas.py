@@ -60,6 +60,9 @@ class CompletionRequest(BaseModel):
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     user: str | None = Field(default=None, max_length=256)
+    cache: bool | None = Field(
+        default=None, description="Meshline extension: true caches even a sampled request, false bypasses the cache."
+    )
 
     def provider_kwargs(self) -> dict[str, Any]:
         """The optional parameters the caller set, for ``Router.acompletion``."""

@@ -49,13 +49,13 @@ def fake_config(tmp_path: Path, fake_llm_url: str) -> Path:
 
 
 @pytest.fixture
-def run_llm(token_keys: tuple[str, str], tmp_path: Path, llm_token: str) -> RunLlm:
+def run_llm(token_keys: tuple[str, str], tmp_path: Path, llm_token: str, redis_url: str) -> RunLlm:
     """``async with run_llm(config=path, **settings) as client``: the app with its lifespan running."""
 
     @asynccontextmanager
     async def run(*, token: str | None = llm_token, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         overrides.setdefault("num_retries", 0)
-        mesh = MeshSettings(token_public_key=token_keys[1], home=tmp_path / "home")
+        mesh = MeshSettings(token_public_key=token_keys[1], home=tmp_path / "home", redis_url=redis_url)
         app = create_app(LlmSettings(mesh=mesh, **overrides))
         headers = {"authorization": f"Bearer {token}"} if token else {}
         async with (

@@ -84,8 +84,8 @@ async def test_models_lists_aliases_with_their_deployment_counts(run_llm: RunLlm
     assert response.json() == {
         "object": "list",
         "data": [
-            {"id": "default", "object": "model", "owned_by": "meshline", "deployments": 2},
-            {"id": "fast", "object": "model", "owned_by": "meshline", "deployments": 1},
+            {"id": "default", "object": "model", "owned_by": "meshline", "stable": "v1", "deployments": 2},
+            {"id": "fast", "object": "model", "owned_by": "meshline", "stable": "v1", "deployments": 1},
         ],
     }
 
@@ -201,7 +201,7 @@ async def test_model_setting_works_without_a_config_file(run_llm: RunLlm, tmp_pa
 async def test_readiness_follows_the_default_deployments(run_llm: RunLlm, fake_config: Path, tmp_path: Path) -> None:
     async with run_llm(config=fake_config) as client:
         ready = await client.get("/readyz")
-    assert (ready.status_code, ready.json()["checks"]) == (200, {"models": "ok"})
+    assert (ready.status_code, ready.json()["checks"]) == (200, {"models": "ok", "redis": "ok"})
 
     down = write_config(
         tmp_path / "down.yaml", [{"alias": "default", "model": "openai/x", "api_base": "http://127.0.0.1:9/v1"}]

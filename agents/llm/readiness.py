@@ -1,0 +1,35 @@
+"""Readiness of the LLM layer: the stable version of the ``default`` alias answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from meshline.agents.llm.config import DEFAULT_ALIAS
+from meshline.agents.llm.gateway import ModelGateway
+from meshline.agents.llm.versions import DeploymentSpec
+from meshline.errors import ServiceUnavailable
+from meshline.resilience.client import ServiceClient
+
+PROBE_TIMEOUT_S = 2.0
+
+
+async def _probe(client: ServiceClient, deployment: DeploymentSpec) -> bool:
+    if not deployment.api_base:
+        return True  # a hosted provider (OpenAI, Anthropic...): nothing of ours to probe
+    try:
+        response = await client.request(
+            "GET", f"{deployment.api_base.rstrip('/')}/models", token=deployment.api_key, timeout_s=PROBE_TIMEOUT_S
+        )
+    except Exception:  # an unreachable deployment is a probe answer
+        return False
+    return response.is_success
+
+
+async def probe_default_alias(client: ServiceClient, gateway: ModelGateway) -> None:
+    """Pass when a deployment of the ``default`` alias's stable version answers ``GET {api_base}/models``."""
+    state = gateway.registry.alias(DEFAULT_ALIAS)
+    deployments = state.versions[state.stable].deployments
+    results = await asyncio.gather(*(_probe(client, d) for d in deployments))
+    if not any(results):
+        bases = ", ".join(d.api_base or d.model for d in deployments)
+        raise ServiceUnavailable(f"no deployment of the {DEFAULT_ALIAS!r} alias answers ({bases})")
