@@ -11,14 +11,17 @@ from fastapi import FastAPI
 from prometheus_client import Histogram
 from redis.asyncio import Redis
 
-from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, services, threads
+from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.graph import GraphDeps, build_graph
 from meshline.orchestrator.keys import ApiKeyStore
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.router import Router
+from meshline.orchestrator.route_index import RouteIndex
+from meshline.orchestrator.router import Router, RouterConfig
+from meshline.orchestrator.routing_embedder import RouteEmbedder
+from meshline.orchestrator.routing_llm import LlmChooser
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
 from meshline.resilience.client import ServiceClient
@@ -41,12 +44,13 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         client = ServiceClient(
             timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s
         )
-        registry = ServiceRegistry(redis, client)
+        router = build_router(settings, redis, client)
+        registry = ServiceRegistry(redis, client, router.index)
         background = BackgroundTasks()
         async with open_checkpointer(settings) as checkpointer:
             deps = GraphDeps(
                 registry=registry,
-                router=Router(settings.default_agent, settings.route_threshold),
+                router=router,
                 caller=AgentCaller(client, registry, issuer),
                 memory=MemoryClient(client, settings.mesh.memory_url),
                 issuer=issuer,
@@ -63,6 +67,9 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             )
             graph = build_graph(deps, checkpointer)
             app.state.registry = registry
+            app.state.router = router
+            app.state.issuer = issuer
+            add_readiness_check(app, "router", router.embedder.ready)
             app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
             app.state.api_keys = ApiKeyStore(redis)
             app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
@@ -76,11 +83,41 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(health), timeout=5)
                 await background.drain()
+                await router.embedder.close()
                 await client.aclose()
                 await redis.aclose()
 
     return create_service_app(
         settings=settings,
-        routers=[chat.router, openai_compat.router, threads.router, services.router, keys.router, knowledge.router],
+        routers=[
+            chat.router,
+            openai_compat.router,
+            threads.router,
+            services.router,
+            keys.router,
+            knowledge.router,
+            routes_admin.router,
+        ],
         lifespan=lifespan,
     )
+
+
+def build_router(settings: OrchestratorSettings, redis: Redis, client: ServiceClient) -> Router:
+    """The semantic router; its embedder starts loading now, in the background."""
+    embedder = RouteEmbedder(settings.route_embedding_model)
+    embedder.start()
+    index = RouteIndex(redis, embedder.embed, settings.route_embedding_model, settings.route_max_fitted_per_agent)
+    config = RouterConfig(
+        default_agent=settings.default_agent,
+        threshold=settings.route_threshold,
+        k=settings.route_k,
+        temperature=settings.route_temperature,
+        min_similarity=settings.route_min_similarity,
+        switch_confidence=settings.route_switch_confidence,
+    )
+    llm = (
+        LlmChooser(client, settings.mesh.llm_url, settings.route_llm_model, settings.route_llm_timeout_s)
+        if settings.route_use_llm
+        else None
+    )
+    return Router(index, embedder, config, llm)

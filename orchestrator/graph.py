@@ -7,7 +7,6 @@ relays to the caller as they happen.
 
 from __future__ import annotations
 
-import asyncio
 import operator
 import time
 import uuid
@@ -20,6 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
 from prometheus_client import Histogram
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
@@ -31,6 +31,15 @@ from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
 
 
+def per_turn(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results of parallel dispatches add up; the turn's input (an empty list) starts afresh."""
+    return [*left, *right] if right else []
+
+
+def per_turn_errors(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
+    return {**left, **right} if right else {}
+
+
 class TurnState(TypedDict, total=False):
     messages: Annotated[list[dict[str, Any]], operator.add]  # the whole thread, appended per turn
     message: str  # this turn's user message
@@ -38,8 +47,10 @@ class TurnState(TypedDict, total=False):
     pinned: str | None
     memories: list[str]
     route: dict[str, Any]
-    results: list[dict[str, Any]]
-    errors: dict[str, str]
+    parts: dict[str, str]  # agent -> the part of the message it handles (several on multi-intent)
+    target: str  # set only in a dispatch's Send: the one agent it calls
+    results: Annotated[list[dict[str, Any]], per_turn]
+    errors: Annotated[dict[str, str], per_turn_errors]
     reply: str
 
 
@@ -87,19 +98,34 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         return {"memories": memories}
 
     async def route(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+        tenant, user = _who(config)
         agents = [e.manifest for e in await deps.registry.list(kind="agent")]
-        decision = deps.router.route(state["message"], agents, state.get("pinned"))
-        get_stream_writer()({"type": "route", "route": decision.model_dump()})
-        return {"route": decision.model_dump()}
+        plan = await deps.router.decide(
+            state["message"],
+            agents,
+            pinned=state.get("pinned"),
+            previous=previous_agent(state["messages"]),
+            token=deps.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=["llm"]),
+        )
+        get_stream_writer()({"type": "route", "route": plan.decision.model_dump()})
+        return {"route": plan.decision.model_dump(), "parts": plan.parts}
+
+    def fan_out(state: TurnState) -> list[Send]:
+        """One dispatch per chosen agent, run in parallel; each sees only its part of the message."""
+        return [Send("dispatch", {**state, "target": agent}) for agent in state["route"]["agents"]]
 
     async def dispatch(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         tenant, user = _who(config)
         writer = get_stream_writer()
-        history = state["messages"][-(deps.history_messages + 1) :]
+        agent = state["target"]
+        history = [
+            {"role": m["role"], "content": m["content"]} for m in state["messages"][-(deps.history_messages + 1) :]
+        ]
+        history[-1]["content"] = state.get("parts", {}).get(agent, state["message"])
         task = AgentTask(
             task_id=state["turn_id"],
             thread_id=str(config.get("configurable", {}).get("thread_id", "")),
-            messages=[{"role": m["role"], "content": m["content"]} for m in history],
+            messages=history,
             memories=state.get("memories", []),
         )
 
@@ -109,16 +135,18 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         def on_tool(agent: str, call: ToolCallRecord) -> None:
             writer({"type": "tool", "agent": agent, "call": call.model_dump(mode="json")})
 
-        agents: list[str] = state["route"]["agents"]
-        outcomes = await asyncio.gather(
-            *(deps.caller.invoke(a, task, tenant=tenant, user=user, on_delta=on_delta, on_tool=on_tool) for a in agents)
+        result, error = await deps.caller.invoke(
+            agent, task, tenant=tenant, user=user, on_delta=on_delta, on_tool=on_tool
         )
-        results = [r.model_dump(mode="json") for r, _ in outcomes]
-        errors = {r.agent: e for r, e in outcomes if e is not None}
-        return {"results": results, "errors": errors}
+        # Omit "errors" when there are none: an empty dict would reset a parallel dispatch's.
+        update: dict[str, Any] = {"results": [result.model_dump(mode="json")]}
+        if error is not None:
+            update["errors"] = {agent: error}
+        return update
 
     async def compose(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
-        results = [AgentResult.model_validate(r) for r in state["results"]]
+        order = {a: i for i, a in enumerate(state["route"]["agents"])}  # parallel dispatches finish in any order
+        results = sorted((AgentResult.model_validate(r) for r in state["results"]), key=lambda r: order.get(r.agent, 0))
         reply = "\n\n".join(r.content.strip() for r in results if r.content.strip())
         agent = ",".join(r.agent for r in results)
         return {"reply": reply, "messages": [{"role": "assistant", "content": reply, "agent": agent}]}
@@ -147,11 +175,20 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         graph.add_node(name, timed(name, node, deps.node_seconds))  # type: ignore[call-overload]
     graph.add_edge(START, "recall")
     graph.add_edge("recall", "route")
-    graph.add_edge("route", "dispatch")
+    graph.add_conditional_edges("route", fan_out, ["dispatch"])
     graph.add_edge("dispatch", "compose")
     graph.add_edge("compose", "remember")
     graph.add_edge("remember", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def previous_agent(messages: list[dict[str, Any]]) -> str | None:
+    """The agent that answered the thread's previous turn alone (None after a fan-out or at the start)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            agent = message.get("agent")
+            return str(agent) if agent and "," not in str(agent) else None
+    return None
 
 
 def new_turn_input(message: str, pinned: str | None) -> dict[str, Any]:
@@ -164,4 +201,5 @@ def new_turn_input(message: str, pinned: str | None) -> dict[str, Any]:
         "results": [],
         "errors": {},
         "memories": [],
+        "parts": {},
     }

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from typing import Protocol
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ValidationError
@@ -50,10 +51,28 @@ def normalize_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+class AgentIndex(Protocol):
+    """Told when an agent comes and goes (the router's example index), so routing follows at once."""
+
+    async def add(self, manifest: Manifest) -> None: ...
+    async def remove(self, name: str) -> None: ...
+
+
 class ServiceRegistry:
-    def __init__(self, redis: Redis, client: ServiceClient) -> None:
+    def __init__(self, redis: Redis, client: ServiceClient, index: AgentIndex | None = None) -> None:
         self.redis = redis
         self.client = client
+        self.index = index
+
+    async def _notify(self, manifest: Manifest | None, removed: str | None = None) -> None:
+        # Best effort: the router re-syncs with the registry on every turn anyway.
+        try:
+            if self.index is not None and manifest is not None and manifest.kind == "agent":
+                await self.index.add(manifest)
+            if self.index is not None and removed is not None:
+                await self.index.remove(removed)
+        except Exception:
+            log.exception("could not update the routing index")
 
     async def _probe(self, url: str) -> str | None:
         """None when the instance is ready, else why not."""
@@ -92,6 +111,7 @@ class ServiceRegistry:
             pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json())
             await pipe.execute()
         log.info("registered %s (%s) at %s", manifest.name, manifest.kind, url)
+        await self._notify(manifest)
         entry = await self.get(manifest.name)
         assert entry is not None
         return entry
@@ -133,6 +153,7 @@ class ServiceRegistry:
             pipe.hdel(MANIFESTS, name)
             pipe.delete(INSTANCES.format(name=name))
             await pipe.execute()
+        await self._notify(None, removed=name)
 
     async def pick(self, name: str) -> str:
         """URL of a healthy instance of ``name``."""

@@ -27,7 +27,20 @@ class OrchestratorSettings(ServiceSettings):
     recall_k: int = Field(default=5, ge=0, le=50)
     default_agent: str = "general"
     health_interval_s: float = Field(default=5.0, gt=0)
-    route_threshold: float = Field(default=0.2, ge=0.0, le=1.0)
+    route_threshold: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Example-vote confidence at which the LLM is not asked."
+    )
+    route_k: int = Field(default=10, ge=1, le=100, description="Nearest routing examples that vote.")
+    route_temperature: float = Field(default=0.05, gt=0, description="Vote weight exp((sim - best) / T).")
+    route_min_similarity: float = Field(default=0.3, ge=-1.0, le=1.0, description="Below this no example votes.")
+    route_switch_confidence: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="Confidence a follow-up needs to leave the thread's agent."
+    )
+    route_llm_model: str = Field(default="default", description="LLM alias asked when the examples are unsure.")
+    route_llm_timeout_s: float = Field(default=3.0, gt=0, description="Then the default agent answers.")
+    route_use_llm: bool = True
+    route_embedding_model: str = Field(default="local", description="'local' (bundled MiniLM) or a litellm model.")
+    route_max_fitted_per_agent: int = Field(default=200, ge=0, description="Cap of `routes fit` examples per agent.")
 
     def checkpoint_file(self) -> Path:
         return self.checkpoint_path or (self.mesh.home / "threads.sqlite")

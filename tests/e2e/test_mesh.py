@@ -18,11 +18,12 @@ PROBLEM = "application/problem+json"
 
 def test_a_thread_remembers_its_turns_across_an_orchestrator_restart(mesh: Mesh) -> None:
     with meshline.Client(mesh.url, mesh.api_key) as client:
-        first = client.chat("My order number is 1042")
+        # Pinned: this test is about threads; routing has its own tests.
+        first = client.chat("My order number is 1042", agent="general")
         assert first.route.agents == ["general"]
         assert first.content.startswith("Echo #1: My order number is 1042")
         assert first.usage.total_tokens > 0
-        second = client.chat("What was my order number?", thread_id=first.thread_id)
+        second = client.chat("What was my order number?", thread_id=first.thread_id, agent="general")
         # The agent sent both user turns to the model: the thread's history travelled.
         assert second.content.startswith("Echo #2: What was my order number?")
         assert second.thread_id == first.thread_id
@@ -32,7 +33,7 @@ def test_a_thread_remembers_its_turns_across_an_orchestrator_restart(mesh: Mesh)
         thread = client.threads.get(first.thread_id)
         assert [m.role for m in thread.messages] == ["user", "assistant", "user", "assistant"]
         assert thread.messages[0].content == "My order number is 1042"
-        third = client.chat("Still there?", thread_id=first.thread_id)
+        third = client.chat("Still there?", thread_id=first.thread_id, agent="general")
         assert third.content.startswith("Echo #3: Still there?")
 
 

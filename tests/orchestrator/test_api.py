@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -77,7 +78,12 @@ async def test_unknown_or_invalid_thread_ids(client: httpx.AsyncClient) -> None:
 
 
 async def test_readiness_and_metrics(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/readyz")).json()["checks"] == {"redis": "ok"}
+    for _ in range(240):  # the router's embedding model loads in the background
+        ready = await client.get("/readyz")
+        if ready.status_code == 200:
+            break
+        await asyncio.sleep(0.25)
+    assert ready.json()["checks"] == {"redis": "ok", "router": "ok"}
     await client.get("/v1/services")
     metrics = (await client.get("/metrics")).text
     assert (

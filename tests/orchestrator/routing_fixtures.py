@@ -1,0 +1,48 @@
+"""Shared by the routing tests: one loaded MiniLM per test session, and small agent manifests."""
+
+from __future__ import annotations
+
+from meshline.contracts.manifest import Manifest
+from meshline.orchestrator.route_index import RouteIndex
+from meshline.orchestrator.router import Router, RouterConfig
+from meshline.orchestrator.routing_embedder import RouteEmbedder
+from meshline.orchestrator.routing_llm import LlmChooser
+
+COMMERCE = Manifest(
+    name="commerce",
+    kind="agent",
+    description="orders, shipping, invoices, payments and refunds",
+    examples=[
+        "where is my order",
+        "cancel my order 1234",
+        "I want to return an item and get my money back",
+        "track my package",
+        "change the delivery address of my order",
+        "I need the invoice for my purchase",
+    ],
+)
+ACCOUNT = Manifest(
+    name="account",
+    kind="agent",
+    description="the customer's account, profile, password and newsletter",
+    examples=[
+        "I forgot my password",
+        "change my email address",
+        "delete my account",
+        "update my profile details",
+        "unsubscribe me from the newsletter",
+        "I can't log in to my account",
+    ],
+)
+GENERAL = Manifest(
+    name="general",
+    kind="agent",
+    description="small talk, greetings and requests for a human",
+    examples=["hello", "thanks, bye", "I want to talk to a human", "how are you today?", "tell me a joke"],
+)
+AGENTS = [COMMERCE, ACCOUNT, GENERAL]
+
+
+def make_router(embedder: RouteEmbedder, redis: object, llm: LlmChooser | None = None, **config: float) -> Router:
+    index = RouteIndex(redis, embedder.embed, "local", 50)  # type: ignore[arg-type]
+    return Router(index, embedder, RouterConfig(**config), llm)  # type: ignore[arg-type]
