@@ -12,6 +12,7 @@ from prometheus_client import Histogram
 from redis.asyncio import Redis
 
 from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
+from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.graph import GraphDeps, build_graph
@@ -97,6 +98,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             keys.router,
             knowledge.router,
             routes_admin.router,
+            models_admin_router,
         ],
         lifespan=lifespan,
     )

@@ -6,6 +6,7 @@ import typer
 
 from meshline.cli.chat_cmd import chat
 from meshline.cli.keygen_cmd import keygen
+from meshline.cli.models_cmd import register_models_commands
 from meshline.cli.services_cmd import deregister, register, services
 from meshline.cli.status_cmd import status
 from meshline.cli.up_cmd import down, up
@@ -28,6 +29,7 @@ def build_app() -> typer.Typer:
     app.command()(register)
     app.command()(services)
     app.command()(deregister)
+    register_models_commands(app)
     return app
 
 

@@ -1,0 +1,83 @@
+"""The LLM layer's model registry and usage ledger, reached through the orchestrator's public API.
+
+API keys live here, not in the LLM layer: the key's scope is checked, then the call is
+forwarded with a short-lived service token for ``llm`` carrying the key's tenant and scopes.
+Paths mirror the LLM layer's: ``/v1/admin/models...`` (scope ``admin``) and ``/v1/usage``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from meshline.errors import BadRequest
+from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.resilience.client import ServiceClient
+from meshline.resilience.retry import RetryPolicy
+from meshline.service.auth import ServiceTokenIssuer
+
+router = APIRouter(tags=["models"])
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Chat = Annotated[Principal, Depends(require_scope("chat"))]
+ADMIN_TIMEOUT_S = 10.0
+
+
+async def _forward(request: Request, principal: Principal, method: str, path: str, *, body: Any = None) -> JSONResponse:
+    settings: OrchestratorSettings = request.app.state.settings
+    private_key = settings.mesh.private_key_pem()
+    assert private_key is not None  # the orchestrator does not start without it
+    token = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s).issue(
+        tenant=principal.tenant, user=principal.user or principal.key_id, scopes=principal.scopes, audience=["llm"]
+    )
+    # Admin calls are rare: a client per call keeps this module free of lifespan wiring.
+    client = ServiceClient(
+        timeout_s=ADMIN_TIMEOUT_S,
+        connect_timeout_s=settings.mesh.connect_timeout_s,
+        retry=RetryPolicy(max_attempts=1),
+        max_connections=2,
+    )
+    try:
+        response = await client.request(
+            method,
+            f"{settings.mesh.llm_url.rstrip('/')}{path}",
+            token=token,
+            json=body,
+            params=dict(request.query_params),
+            timeout_s=ADMIN_TIMEOUT_S,
+        )
+    finally:
+        await client.aclose()
+    media = response.headers.get("content-type", "application/json")
+    return JSONResponse(response.json(), status_code=response.status_code, media_type=media.split(";")[0])
+
+
+@router.get("/v1/admin/models")
+async def list_models(request: Request, principal: Admin) -> JSONResponse:
+    """Aliases, versions, weights, health and recent events (from the LLM layer)."""
+    return await _forward(request, principal, "GET", "/v1/admin/models")
+
+
+@router.get("/v1/admin/models/history")
+async def model_history(request: Request, principal: Admin) -> JSONResponse:
+    return await _forward(request, principal, "GET", "/v1/admin/models/history")
+
+
+@router.post("/v1/admin/models/{alias}/{action}")
+async def change_model(alias: str, action: str, request: Request, principal: Admin) -> JSONResponse:
+    """``deploy``, ``promote`` or ``rollback``; the LLM layer validates the body."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise BadRequest("the body is not valid JSON", code="malformed_json") from exc
+    return await _forward(request, principal, "POST", f"/v1/admin/models/{alias}/{action}", body=body)
+
+
+@router.get("/v1/usage")
+async def usage(request: Request, principal: Chat) -> JSONResponse:
+    """Tokens and cost of the key's tenant (an admin key may ask for ``?tenant=``)."""
+    return await _forward(request, principal, "GET", "/v1/usage")
