@@ -72,7 +72,7 @@ async def measure(base: str, headers: dict[str, str], model: str, quick: bool) -
             async with http.stream("POST", f"{base}/chat/completions", json=body) as response:
                 assert response.status_code == 200
                 ttft = 0.0
-                async for event in aiter_sse(response):
+                async for _event in aiter_sse(response):
                     if not ttft:
                         ttft = (time.perf_counter() - start) * 1000
             return ttft
