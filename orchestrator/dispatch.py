@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.orchestrator.registry import ServiceRegistry
+from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
+from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient, raise_for_problem
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
@@ -32,10 +34,22 @@ PENDING_TTL_S = 3600
 
 
 class AgentCaller:
-    def __init__(self, client: ServiceClient, registry: ServiceRegistry, issuer: ServiceTokenIssuer) -> None:
+    """Calls agents through a circuit breaker and a bulkhead per agent, so one failing or slow
+    agent is rejected fast instead of holding the orchestrator's connections and the user's time."""
+
+    def __init__(
+        self,
+        client: ServiceClient,
+        registry: ServiceRegistry,
+        issuer: ServiceTokenIssuer,
+        breaker: CircuitBreaker | None = None,
+        bulkhead: Bulkhead | None = None,
+    ) -> None:
         self.client = client
         self.registry = registry
         self.issuer = issuer
+        self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis))
+        self.bulkhead = bulkhead or Bulkhead()
 
     async def token_for(self, agent: str, tenant: str, user: str) -> str:
         """A token the agent may also use downstream: its llm, memory and tool services."""
@@ -89,6 +103,20 @@ class AgentCaller:
     async def _invoke(
         self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> AgentResult:
+        probe = await self.breaker.allow(agent)
+        try:
+            async with self.bulkhead.slot(agent):
+                result = await self._call(agent, task, tenant, user, on_delta, on_tool)
+        except MeshlineError as exc:
+            if counts_as_failure(exc):
+                await self.breaker.record(agent, ok=False, probe=probe)
+            raise
+        await self.breaker.record(agent, ok=True, probe=probe)
+        return result
+
+    async def _call(
+        self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> AgentResult:
         url = await self.registry.pick(agent)
         token = await self.token_for(agent, tenant, user)
         async with self.client.stream(
@@ -120,6 +148,11 @@ class AgentCaller:
                         retryable=bool(payload.get("retryable", False)),
                     )
         raise UpstreamError(f"{agent} closed its stream without a result", code="incomplete_stream")
+
+
+def counts_as_failure(exc: MeshlineError) -> bool:
+    """The agent's fault (5xx, timeouts, unreachable), not the caller's (4xx) or our own bulkhead."""
+    return exc.status >= 500 and not isinstance(exc, BulkheadFull)
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

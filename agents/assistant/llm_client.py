@@ -131,9 +131,11 @@ class LLMLayer:
     def completions_url(self) -> str:
         return f"{self._base_url}/v1/chat/completions"
 
-    async def complete(self, request: dict[str, Any]) -> LLMTurn:
+    async def complete(self, request: dict[str, Any], headers: dict[str, str] | None = None) -> LLMTurn:
         body = {**request, "stream": False}
-        response = await self._client.request("POST", self.completions_url, json=body, timeout_s=self._timeout_s)
+        response = await self._client.request(
+            "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+        )
         raise_for_problem(response)
         try:
             payload = response.json()
@@ -141,10 +143,14 @@ class LLMLayer:
             raise UpstreamError("the LLM layer answered with invalid JSON", code="bad_llm_response") from exc
         return parse_completion(payload)
 
-    async def stream(self, request: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(
+        self, request: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
         body = {**request, "stream": True, "stream_options": {"include_usage": True}}
-        async with self._client.stream("POST", self.completions_url, json=body, timeout_s=self._timeout_s) as response:
+        async with self._client.stream(
+            "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+        ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise_for_problem(response)

@@ -80,16 +80,20 @@ class AssistantRuntime:
             request["max_tokens"] = self.profile.max_tokens
         return request
 
+    def llm_headers(self, task: AgentTask) -> dict[str, str]:
+        """Who is asking, for the LLM layer's usage ledger and its per-thread model-version stickiness."""
+        return {"x-meshline-agent": self.profile.name, "x-meshline-thread": task.thread_id}
+
     async def _step(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool, headers: dict[str, str]
     ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
         """One LLM call: text deltas as they arrive (when streaming), then the whole turn."""
         request = self.completion_request(messages, tools)
         if not stream:
-            yield await self.llm.complete(request)
+            yield await self.llm.complete(request, headers)
             return
         acc = TurnAccumulator()
-        async with aclosing(self.llm.stream(request)) as chunks:
+        async with aclosing(self.llm.stream(request, headers)) as chunks:
             async for chunk in chunks:
                 text = acc.add(chunk)
                 if text:
@@ -151,7 +155,7 @@ class AssistantRuntime:
         offered = [t.openai_tool() for t in tools.values()]
         for _ in range(self.profile.max_steps):
             turn: LLMTurn | None = None
-            async with aclosing(self._step(messages, offered, stream=stream)) as step:
+            async with aclosing(self._step(messages, offered, stream=stream, headers=self.llm_headers(task))) as step:
                 async for item in step:
                     if isinstance(item, LLMTurn):
                         turn = item
