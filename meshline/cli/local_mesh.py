@@ -18,7 +18,12 @@ from pathlib import Path
 from meshline.service.auth import generate_keypair
 
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-AGENT_PROFILES = ("general",)
+AGENT_PROFILES = ("general", "commerce", "account")
+# Tool services: (registry name, module, port setting). Started and registered before the agents.
+TOOL_SERVICES = (
+    ("crm", "meshline.tools.crm", "MESHLINE_CRM_PORT"),
+    ("commerce-tools", "meshline.tools.commerce", "MESHLINE_COMMERCE_PORT"),
+)
 
 
 @dataclass
@@ -69,7 +74,18 @@ def local_model_path() -> Path:
     return path
 
 
-DEFAULT_PORTS = {"local-model": 8400, "orchestrator": 8000, "llm": 8100, "memory": 8200, "general": 8104}
+DEFAULT_PORTS = {
+    "local-model": 8400,
+    "orchestrator": 8000,
+    "llm": 8100,
+    "memory": 8200,
+    "general": 8104,
+    "knowledge": 8101,
+    "commerce": 8102,
+    "account": 8103,
+    "crm": 8300,
+    "commerce-tools": 8301,
+}
 
 
 def local_model_spec(port: int) -> ProcessSpec:
@@ -121,6 +137,8 @@ def service_specs(
         spec("memory", "meshline.memory", "MESHLINE_MEMORY_PORT"),
         spec("llm", "meshline.agents.llm", "MESHLINE_LLM_PORT"),
     ]
+    for name, module, port_var in TOOL_SERVICES:
+        specs.append(spec(name, module, port_var, register=True))
     for profile in AGENT_PROFILES:
         specs.append(
             spec(
@@ -131,6 +149,8 @@ def service_specs(
                 register=True,
             )
         )
+    # The knowledge agent answers policy questions from the KB `meshline up` ingests from knowledge/.
+    specs.append(spec("knowledge", "meshline.agents.retrieval", "MESHLINE_RETRIEVAL_PORT", register=True))
     specs.append(
         spec(
             "orchestrator",

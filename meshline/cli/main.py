@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meshline.cli.chat_cmd import chat
+from meshline.cli.ingest_cmd import ingest
 from meshline.cli.keygen_cmd import keygen
 from meshline.cli.models_cmd import register_models_commands
 from meshline.cli.services_cmd import deregister, register, services
@@ -22,6 +23,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.command()(up)
+    app.command()(ingest)
     app.command()(down)
     app.command()(chat)
     app.command()(status)

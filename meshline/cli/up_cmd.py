@@ -6,11 +6,13 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 
+from meshline.cli.ingest_cmd import seed_knowledge_base
 from meshline.cli.local_mesh import (
     ProcessSpec,
     ensure_admin_key,
@@ -20,9 +22,11 @@ from meshline.cli.local_mesh import (
     write_state,
 )
 from meshline.cli.supervisor import Supervisor
+from meshline.sdk import Client
 from meshline.testing.redis_process import free_port, start_redis
 
 READY_TIMEOUT_S = 300.0
+KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 
 
 def register_agents_and_mint_key(orchestrator: str, admin_key: str, agents: list[ProcessSpec]) -> str:
@@ -72,6 +76,10 @@ def up(
             typer.echo(f"ready    {spec.name:<13} {spec.url}")
         orchestrator = next(s for s in specs if s.name == "orchestrator")
         api_key = register_agents_and_mint_key(orchestrator.url, admin_key, [s for s in specs if s.register])
+        with Client(base_url=orchestrator.url, api_key=api_key) as client:  # first start: the demo store's policies
+            seeded = seed_knowledge_base(client, KNOWLEDGE_DIR)
+        if seeded:
+            typer.echo(f"ingested {seeded} knowledge-base document(s) from {KNOWLEDGE_DIR}")
         state = {
             "url": orchestrator.url,
             "api_key": api_key,

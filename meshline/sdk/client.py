@@ -13,6 +13,7 @@ from meshline.contracts.chat import ChatResponse, DoneEvent, ErrorEvent, StreamE
 from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response
+from meshline.sdk.knowledge import Jobs, Knowledge
 from meshline.sdk.models import ApiKey, Readiness, ServiceInfo
 from meshline.sse import iter_sse
 
@@ -41,6 +42,8 @@ class Client:
         self.threads = Threads(self)
         self.services = Services(self)
         self.keys = Keys(self)
+        self.knowledge = Knowledge(self)
+        self.jobs = Jobs(self)
 
     def __enter__(self) -> Client:
         return self
