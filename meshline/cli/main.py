@@ -8,6 +8,7 @@ from meshline.cli.chat_cmd import chat
 from meshline.cli.ingest_cmd import ingest
 from meshline.cli.keygen_cmd import keygen
 from meshline.cli.models_cmd import register_models_commands
+from meshline.cli.routes_cmd import routes_app
 from meshline.cli.services_cmd import deregister, register, services
 from meshline.cli.status_cmd import status
 from meshline.cli.up_cmd import down, up
@@ -32,6 +33,7 @@ def build_app() -> typer.Typer:
     app.command()(services)
     app.command()(deregister)
     register_models_commands(app)
+    app.add_typer(routes_app, name="routes")
     return app
 
 

@@ -36,6 +36,7 @@ class DecideResponse(BaseModel):
     llm_called: bool
     llm_error: str | None
     latency_ms: float
+    threshold: float = Field(description="Confidence at or above which the examples decide without the LLM.")
 
 
 class FitRequest(BaseModel):
@@ -84,6 +85,7 @@ async def decide(body: DecideRequest, request: Request, principal: Admin) -> Dec
         llm_called=plan.llm_called,
         llm_error=plan.llm_error,
         latency_ms=round(plan.latency_ms, 3),
+        threshold=_router(request).config.threshold,
     )
 
 
