@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from meshline.contracts.manifest import Manifest
-from meshline.errors import BadRequest, MeshlineError, NotFound, ServiceUnavailable, UpstreamError
+from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, UpstreamError
 from meshline.resilience.client import ServiceClient
 
 log = logging.getLogger("meshline.registry")
@@ -105,6 +105,14 @@ class ServiceRegistry:
         existing = await self.manifest(manifest.name)
         if existing is not None and existing.kind != manifest.kind:
             raise BadRequest(f"{manifest.name!r} is already registered as a {existing.kind}", code="kind_conflict")
+        others = [i for i in await self.instances(manifest.name) if i.url != url]
+        if existing is not None and others and existing.tools != manifest.tools:
+            # Replicas must be interchangeable: a caller picks any instance for a tool call.
+            raise Conflict(
+                f"{manifest.name!r} is registered with other tool schemas at {others[0].url}; "
+                "deregister it first to replace its tools",
+                code="schema_conflict",
+            )
         instance = Instance(url=url, healthy=True, checked_at=time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(MANIFESTS, manifest.name, manifest.model_dump_json())

@@ -6,13 +6,11 @@ JSON bodies, SSE streams and ``application/problem+json`` errors.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -30,7 +28,7 @@ from meshline.contracts.chat import (
 )
 from meshline.contracts.problem import ProblemDetails
 from meshline.sse import encode_sse
-from meshline.testing.redis_process import free_port
+from meshline.testing.serve import serve_in_thread
 
 GOOD_KEY = "ml_good"
 ROUTE = RouteDecision(agents=["general"], method="examples", confidence=0.9)
@@ -148,17 +146,5 @@ def create_standin() -> FastAPI:
 def serve_standin() -> Iterator[tuple[str, FastAPI]]:
     """(base URL, app) of the stand-in, running in a background thread until the block ends."""
     app = create_standin()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the stand-in orchestrator did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url, app

@@ -6,16 +6,13 @@ import asyncio
 import json
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
@@ -23,6 +20,7 @@ from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable,
 from meshline.resilience import RetryPolicy, ServiceClient, raise_for_problem
 from meshline.service.context import RequestContext, bind_context
 from meshline.testing.redis_process import free_port
+from meshline.testing.serve import serve_in_thread
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=1.0)
@@ -102,34 +100,10 @@ def create_upstream() -> FastAPI:
     return app
 
 
-@contextmanager
-def serve(app: FastAPI, sock: socket.socket | None = None, start_after_s: float = 0.0) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread; with ``sock``, start listening on it only after a delay."""
-    port = sock.getsockname()[1] if sock else free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off"))
-
-    def run() -> None:
-        time.sleep(start_after_s)
-        server.run(sockets=[sock] if sock else None)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    if sock is None:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "upstream did not start"
-            time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[tuple[str, FastAPI]]:
     app = create_upstream()
-    with serve(app) as url:
+    with serve_in_thread(app) as url:
         yield url, app
 
 
@@ -236,7 +210,7 @@ async def test_connect_error_is_retried_until_the_upstream_comes_up() -> None:
     sock.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused for now
     client = ServiceClient(timeout_s=5.0, retry=RetryPolicy(max_attempts=100, base_delay_s=0.05, max_delay_s=0.05))
     try:
-        with serve(create_upstream(), sock=sock, start_after_s=0.3) as url:
+        with serve_in_thread(create_upstream(), sock=sock, start_after_s=0.3) as url:
             start = time.perf_counter()
             response = await client.request("POST", f"{url}/status/k", json={})
             assert time.perf_counter() - start >= 0.25
