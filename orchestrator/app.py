@@ -70,6 +70,10 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             app.state.registry = registry
             app.state.router = router
             app.state.issuer = issuer
+            app.state.client = client  # the one outbound client, for the proxies (admin, knowledge)
+            add_readiness_check(
+                app, "checkpoints", lambda: checkpointer.aget_tuple({"configurable": {"thread_id": "readyz"}})
+            )
             add_readiness_check(app, "router", router.embedder.ready)
             app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
             app.state.api_keys = ApiKeyStore(redis)

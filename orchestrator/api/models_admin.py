@@ -17,7 +17,6 @@ from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.client import ServiceClient
-from meshline.resilience.retry import RetryPolicy
 from meshline.service.auth import ServiceTokenIssuer
 
 router = APIRouter(tags=["models"])
@@ -28,29 +27,24 @@ ADMIN_TIMEOUT_S = 10.0
 
 async def _forward(request: Request, principal: Principal, method: str, path: str, *, body: Any = None) -> JSONResponse:
     settings: OrchestratorSettings = request.app.state.settings
-    private_key = settings.mesh.private_key_pem()
-    assert private_key is not None  # the orchestrator does not start without it
-    token = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s).issue(
-        tenant=principal.tenant, user=principal.user or principal.key_id, scopes=principal.scopes, audience=["llm"]
+    issuer: ServiceTokenIssuer = request.app.state.issuer
+    client: ServiceClient = request.app.state.client
+    token = issuer.issue(
+        tenant=principal.tenant,
+        user=principal.user or principal.key_id,
+        scopes=sorted(principal.scopes),
+        audience=["llm"],
     )
-    # Admin calls are rare: a client per call keeps this module free of lifespan wiring.
-    client = ServiceClient(
+    # Not retried: deploy/promote/rollback change state, and admins see failures at once.
+    response = await client.request(
+        method,
+        f"{settings.mesh.llm_url.rstrip('/')}{path}",
+        token=token,
+        json=body,
+        params=dict(request.query_params),
         timeout_s=ADMIN_TIMEOUT_S,
-        connect_timeout_s=settings.mesh.connect_timeout_s,
-        retry=RetryPolicy(max_attempts=1),
-        max_connections=2,
+        idempotent=method == "GET",
     )
-    try:
-        response = await client.request(
-            method,
-            f"{settings.mesh.llm_url.rstrip('/')}{path}",
-            token=token,
-            json=body,
-            params=dict(request.query_params),
-            timeout_s=ADMIN_TIMEOUT_S,
-        )
-    finally:
-        await client.aclose()
     media = response.headers.get("content-type", "application/json")
     return JSONResponse(response.json(), status_code=response.status_code, media_type=media.split(";")[0])
 
