@@ -173,13 +173,21 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
     ):
         # LangGraph's overloads match nodes by parameter names, which a Callable type has not.
         graph.add_node(name, timed(name, node, deps.node_seconds))  # type: ignore[call-overload]
+    # recall and route are independent: they run in parallel; `plan` joins them so that the
+    # fan-out sees both the route and the memories (a branch of `route` alone would not).
+    graph.add_node("plan", join)
     graph.add_edge(START, "recall")
-    graph.add_edge("recall", "route")
-    graph.add_conditional_edges("route", fan_out, ["dispatch"])
+    graph.add_edge(START, "route")
+    graph.add_edge(["recall", "route"], "plan")
+    graph.add_conditional_edges("plan", fan_out, ["dispatch"])
     graph.add_edge("dispatch", "compose")
     graph.add_edge("compose", "remember")
     graph.add_edge("remember", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+async def join(state: TurnState) -> dict[str, Any]:
+    return {}
 
 
 def previous_agent(messages: list[dict[str, Any]]) -> str | None:
