@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,31 +67,35 @@ async def load(call: Callable[[int], Awaitable[None]], concurrency: int, total: 
     }
 
 
-async def measure(mesh_url: str, api_key: str, provider_url: str, quick: bool) -> dict[str, dict[str, float]]:
+async def measure(mesh_url: str, api_key: str, provider_url: str, quick: bool) -> dict[str, dict[str, Any]]:
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    route_methods: dict[str, int] = {}  # a turn the router sends to the LLM stage costs a second model call
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def via_mesh(i: int) -> None:
             response = await http.post(
                 f"{mesh_url}/v1/chat",
-                json={"message": f"hello, this is benchmark turn {i}"},
+                json={"message": f"Hello! How are you doing today? (turn {i})"},
                 headers={"authorization": f"Bearer {api_key}"},
             )
             assert response.status_code == 200, response.text
+            method = response.json()["route"]["method"]
+            route_methods[method] = route_methods.get(method, 0) + 1
 
         async def direct(i: int) -> None:
             body = {
                 "model": "fake-model",
                 "messages": [
                     {"role": "system", "content": "You are the customer support assistant of an online shop."},
-                    {"role": "user", "content": f"hello, this is benchmark turn {i}"},
+                    {"role": "user", "content": f"Hello! How are you doing today? (turn {i})"},
                 ],
             }
             response = await http.post(f"{provider_url}/chat/completions", json=body)
             assert response.status_code == 200, response.text
 
         await load(via_mesh, 4, 8)  # warm-up: connections, model caches
+        route_methods.clear()
         for level, (concurrency, total) in LEVELS.items():
             total = max(concurrency, total // 4) if quick else total
             mesh = await load(via_mesh, concurrency, total)
@@ -107,7 +112,9 @@ async def measure(mesh_url: str, api_key: str, provider_url: str, quick: bool) -
                 "requests": total,
                 "mesh_errors": mesh["errors"],
                 "direct_errors": straight["errors"],
+                "route_methods": dict(route_methods),
             }
+            route_methods.clear()
     return results
 
 
