@@ -139,15 +139,12 @@ class IngestWorker(StreamConsumer):
         settings: MemorySettings,
         consumer: str | None = None,
     ) -> None:
-        config = StreamConfig(
+        config = StreamConfig.for_stream(
+            settings,
             stream=settings.ingest_stream_key,
             group=settings.ingest_group,
             dead_letter_key=settings.ingest_dead_letter_key,
             batch_size=settings.ingest_batch_documents,
-            block_ms=settings.worker_block_ms,
-            claim_idle_ms=settings.claim_idle_ms,
-            claim_interval_s=settings.claim_interval_s,
-            max_deliveries=settings.max_deliveries,
         )
         super().__init__(redis, config, consumer)
         self.store = store

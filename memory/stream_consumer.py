@@ -23,6 +23,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from meshline.memory.settings import MemorySettings
+
 Entry = tuple[str, dict[str, str]]
 DEAD_LETTER_MAXLEN = 10_000
 RECLAIM_ROUNDS = 100
@@ -46,6 +48,22 @@ class StreamConfig:
     claim_idle_ms: int = 30_000
     claim_interval_s: float = 10.0
     max_deliveries: int = 5
+
+    @classmethod
+    def for_stream(
+        cls, settings: MemorySettings, *, stream: str, group: str, dead_letter_key: str, batch_size: int
+    ) -> StreamConfig:
+        """A stream's own names and batch size, with the pacing every worker shares from settings."""
+        return cls(
+            stream=stream,
+            group=group,
+            dead_letter_key=dead_letter_key,
+            batch_size=batch_size,
+            block_ms=settings.worker_block_ms,
+            claim_idle_ms=settings.claim_idle_ms,
+            claim_interval_s=settings.claim_interval_s,
+            max_deliveries=settings.max_deliveries,
+        )
 
 
 class StreamConsumer(ABC):

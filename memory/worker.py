@@ -33,15 +33,12 @@ class MemoryWorker(StreamConsumer):
         settings: MemorySettings,
         consumer: str | None = None,
     ) -> None:
-        config = StreamConfig(
+        config = StreamConfig.for_stream(
+            settings,
             stream=settings.stream_key,
             group=settings.consumer_group,
             dead_letter_key=settings.dead_letter_key,
             batch_size=settings.embed_batch_size,
-            block_ms=settings.worker_block_ms,
-            claim_idle_ms=settings.claim_idle_ms,
-            claim_interval_s=settings.claim_interval_s,
-            max_deliveries=settings.max_deliveries,
         )
         super().__init__(redis, config, consumer)
         self.store = store
