@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pydantic import ValidationError
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
-from meshline.errors import MeshlineError, UpstreamError
+from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
@@ -117,8 +117,30 @@ class AgentCaller:
     async def _call(
         self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> AgentResult:
-        url = await self.registry.pick(agent)
+        """On the least busy healthy replica; a replica that cannot be reached hands over to the next."""
         token = await self.token_for(agent, tenant, user)
+        tried: list[str] = []
+        last_error: ServiceUnavailable | None = None
+        while True:
+            try:
+                url = await self.registry.pick(agent, exclude=tried)
+            except ServiceUnavailable:
+                if last_error is None:
+                    raise
+                raise last_error from None
+            try:
+                with self.registry.lease(url):
+                    return await self._call_instance(url, agent, task, token, on_delta, on_tool)
+            except ServiceUnavailable as exc:
+                if exc.code != "connect_failed":  # the request may have reached it: not safe to repeat
+                    raise
+                log.warning("%s at %s is unreachable, trying another replica", agent, url)
+                tried.append(url)
+                last_error = exc
+
+    async def _call_instance(
+        self, url: str, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> AgentResult:
         async with self.client.stream(
             "POST",
             f"{url}/v1/invoke",

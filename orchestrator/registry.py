@@ -12,6 +12,8 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -60,6 +62,7 @@ class AgentIndex(Protocol):
 
 class ServiceRegistry:
     def __init__(self, redis: Redis, client: ServiceClient, index: AgentIndex | None = None) -> None:
+        self._outstanding: dict[str, int] = {}
         self.redis = redis
         self.client = client
         self.index = index
@@ -163,15 +166,25 @@ class ServiceRegistry:
             await pipe.execute()
         await self._notify(None, removed=name)
 
-    async def pick(self, name: str) -> str:
-        """URL of a healthy instance of ``name``."""
+    async def pick(self, name: str, exclude: Collection[str] = ()) -> str:
+        """URL of the healthy instance of ``name`` with the fewest calls in flight from this process."""
         instances = await self.instances(name)
         if not instances:
             raise NotFound(f"no service named {name!r} is registered", code="unknown_service")
-        healthy = [i for i in instances if i.healthy]
+        healthy = [i.url for i in instances if i.healthy and i.url not in exclude]
         if not healthy:
-            raise ServiceUnavailable(f"every instance of {name!r} is unhealthy", code="no_healthy_instance")
-        return random.choice(healthy).url
+            raise ServiceUnavailable(f"no healthy instance of {name!r} is left", code="no_healthy_instance")
+        fewest = min(self._outstanding.get(url, 0) for url in healthy)
+        return random.choice([url for url in healthy if self._outstanding.get(url, 0) == fewest])
+
+    @contextmanager
+    def lease(self, url: str) -> Iterator[None]:
+        """Count a call in flight to ``url`` for least-outstanding-requests balancing."""
+        self._outstanding[url] = self._outstanding.get(url, 0) + 1
+        try:
+            yield
+        finally:
+            self._outstanding[url] -= 1
 
     async def check_all(self) -> None:
         """Probe every instance once and record the result."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis
 
-from meshline.contracts.agent import AgentTask
+from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance, ServiceRegistry
@@ -14,7 +17,9 @@ from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState, Cir
 from meshline.resilience.client import ServiceClient
 from meshline.resilience.retry import RetryPolicy
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.sse import encode_sse
 from meshline.testing.redis_process import free_port
+from meshline.testing.serve import serve_in_thread
 
 
 async def test_breaker_opens_on_a_dead_agent_and_rejects_fast(redis_url: str, token_keys: tuple[str, str]) -> None:
@@ -41,6 +46,62 @@ async def test_breaker_opens_on_a_dead_agent_and_rejects_fast(redis_url: str, to
         )
         assert "circuit_open" in result.content and error is not None and "paused" in error
         assert time.perf_counter() - started < 0.1, "an open breaker answers without trying the agent"
+    finally:
+        await client.aclose()
+        await redis.aclose()
+
+
+def answering_agent() -> FastAPI:
+    """A minimal agent service speaking the AgentTask -> SSE contract (a real HTTP peer, not a mock)."""
+    app = FastAPI()
+
+    @app.post("/v1/invoke")
+    async def invoke(task: AgentTask) -> StreamingResponse:
+        result = AgentResult(task_id=task.task_id, agent="commerce", content="order 1042 ships today")
+
+        async def events() -> AsyncIterator[bytes]:
+            yield encode_sse(AgentResultEvent(result=result).model_dump_json(), "result")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+async def test_an_unreachable_replica_hands_over_to_a_live_one(redis_url: str, token_keys: tuple[str, str]) -> None:
+    redis = Redis.from_url(redis_url)
+    client = ServiceClient(timeout_s=5, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
+    registry = ServiceRegistry(redis, client)
+    caller = AgentCaller(client, registry, ServiceTokenIssuer(token_keys[0]))
+    dead = f"http://127.0.0.1:{free_port()}"
+    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
+    try:
+        with serve_in_thread(answering_agent()) as live:
+            await redis.hset(MANIFESTS, "commerce", Manifest(name="commerce", kind="agent").model_dump_json())
+            for url in (dead, live):
+                await redis.hset(INSTANCES.format(name="commerce"), url, Instance(url=url).model_dump_json())
+            # A call already in flight on the live replica makes the dead one the first pick every time.
+            with registry.lease(live):
+                for _ in range(3):
+                    result, error = await caller.invoke(
+                        "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
+                    )
+                    assert error is None and result.content == "order 1042 ships today"
+    finally:
+        await client.aclose()
+        await redis.aclose()
+
+
+async def test_pick_prefers_the_replica_with_fewest_calls_in_flight(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    client = ServiceClient()
+    registry = ServiceRegistry(redis, client)
+    try:
+        await redis.hset(MANIFESTS, "general", Manifest(name="general", kind="agent").model_dump_json())
+        for url in ("http://a:1", "http://b:1"):
+            await redis.hset(INSTANCES.format(name="general"), url, Instance(url=url).model_dump_json())
+        with registry.lease("http://a:1"):
+            assert {await registry.pick("general") for _ in range(10)} == {"http://b:1"}
+        assert {await registry.pick("general") for _ in range(30)} == {"http://a:1", "http://b:1"}
     finally:
         await client.aclose()
         await redis.aclose()
