@@ -51,29 +51,26 @@ class AgentCaller:
         self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis))
         self.bulkhead = bulkhead or Bulkhead()
 
-    async def token_for(self, agent: str, tenant: str, user: str) -> str:
+    def token_for(self, agent: str, uses: list[str], tenant: str, user: str) -> str:
         """A token the agent may also use downstream: its llm, memory and tool services."""
-        manifest = await self.registry.manifest(agent)
-        uses = manifest.uses if manifest else []
         return self.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=[agent, *INFRASTRUCTURE, *uses])
 
-    async def tool_bindings(self, agent: str) -> list[ToolBinding]:
+    async def tool_bindings(self, agent: str, uses: list[str]) -> list[ToolBinding]:
         """The tool services the agent's manifest ``uses``, at a healthy instance each (absent ones skipped)."""
-        manifest = await self.registry.manifest(agent)
         bindings = []
-        for service in manifest.uses if manifest else []:
+        for service in uses:
             try:
                 bindings.append(ToolBinding(service=service, url=await self.registry.pick(service)))
             except MeshlineError as exc:
                 log.warning("%s cannot use %s this turn: %s", agent, service, exc.detail)
         return bindings
 
-    async def _with_tools(self, agent: str, task: AgentTask, pending_key: str) -> AgentTask:
+    async def _with_tools(self, agent: str, uses: list[str], task: AgentTask, pending_key: str) -> AgentTask:
         pending = await self.registry.redis.get(pending_key)
         metadata = {**task.metadata}
         if pending is not None:
             metadata["pending"] = json.loads(pending)
-        return task.model_copy(update={"tools": await self.tool_bindings(agent), "metadata": metadata})
+        return task.model_copy(update={"tools": await self.tool_bindings(agent, uses), "metadata": metadata})
 
     async def _keep_pending(self, pending_key: str, result: AgentResult) -> None:
         pending = result.metadata.get("pending")
@@ -88,8 +85,11 @@ class AgentCaller:
         """(result, error): on failure the result is a degraded reply and error says why."""
         pending_key = PENDING_KEY.format(tenant=tenant, user=user, thread=task.thread_id, agent=agent)
         try:
-            task = await self._with_tools(agent, task, pending_key)
-            result = await self._invoke(agent, task, tenant, user, on_delta, on_tool)
+            manifest = await self.registry.manifest(agent)  # read once per call: tools and token need it
+            uses = manifest.uses if manifest else []
+            task = await self._with_tools(agent, uses, task, pending_key)
+            token = self.token_for(agent, uses, tenant, user)
+            result = await self._invoke(agent, task, token, on_delta, on_tool)
             await self._keep_pending(pending_key, result)
             return result, None
         except MeshlineError as exc:
@@ -100,13 +100,11 @@ class AgentCaller:
             )
             return AgentResult(task_id=task.task_id, agent=agent, content=text), exc.detail
 
-    async def _invoke(
-        self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
-    ) -> AgentResult:
+    async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
         probe = await self.breaker.allow(agent)
         try:
             async with self.bulkhead.slot(agent):
-                result = await self._call(agent, task, tenant, user, on_delta, on_tool)
+                result = await self._call(agent, task, token, on_delta, on_tool)
         except MeshlineError as exc:
             if counts_as_failure(exc):
                 await self.breaker.record(agent, ok=False, probe=probe)
@@ -114,11 +112,8 @@ class AgentCaller:
         await self.breaker.record(agent, ok=True, probe=probe)
         return result
 
-    async def _call(
-        self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
-    ) -> AgentResult:
+    async def _call(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
         """On the least busy healthy replica; a replica that cannot be reached hands over to the next."""
-        token = await self.token_for(agent, tenant, user)
         tried: list[str] = []
         last_error: ServiceUnavailable | None = None
         while True:
