@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from meshline.contracts.manifest import Protocol
+
 
 class Citation(BaseModel):
     document_id: str
@@ -29,6 +31,7 @@ class ToolBinding(BaseModel):
 
     service: str
     url: str
+    protocol: Protocol = "meshline"  # "mcp": ``url`` is an MCP endpoint, its tools are listed and called over MCP
 
 
 class AgentTask(BaseModel):

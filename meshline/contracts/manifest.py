@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+Protocol = Literal["meshline", "mcp"]
+"""How a tool service is called: the native contract (``POST /v1/tools/{name}``) or MCP (streamable HTTP)."""
 
 
 class ToolSpec(BaseModel):
@@ -30,6 +32,11 @@ class Manifest(BaseModel):
     examples: list[str] = Field(default_factory=list, max_length=200)
     tools: list[ToolSpec] = Field(default_factory=list)
     uses: list[str] = Field(default_factory=list)
+    protocol: Protocol = Field(
+        default="meshline",
+        description="Tool services: how their tools are called. 'mcp' manifests are adapted by the registry "
+        "from an MCP server's tool list; the instance URL is then the MCP endpoint.",
+    )
 
     @field_validator("name")
     @classmethod

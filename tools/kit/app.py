@@ -3,89 +3,31 @@
 ``GET /v1/manifest`` describes every tool (JSON Schemas, ``side_effects``); ``POST
 /v1/tools/{name}`` validates the arguments, runs the tool for the customer named by the
 service token and returns its result. Side-effecting tools require ``Idempotency-Key``.
+The same tools are served over MCP at ``/mcp`` (see :mod:`mcp_server`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
-from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from starlette.routing import Route
 
 from meshline.contracts.manifest import Manifest
-from meshline.errors import BadRequest, Conflict, NotFound, Unprocessable
+from meshline.errors import NotFound
 from meshline.service import Identity, require_identity
 from meshline.service.app import add_readiness_check, create_service_app
+from meshline.tools.kit.calls import run_tool
 from meshline.tools.kit.database import Database
-from meshline.tools.kit.idempotency import (
-    MAX_KEY_LENGTH,
-    IdempotencyRecord,
-    KitBase,
-    arguments_hash,
-    stored,
-)
+from meshline.tools.kit.idempotency import KitBase
+from meshline.tools.kit.mcp_server import MCP_PATH, mcp_endpoint
 from meshline.tools.kit.settings import ToolServiceSettings
-from meshline.tools.kit.tool import ToolContext, ToolDef
+from meshline.tools.kit.tool import ToolDef
 
 Startup = Callable[[Database], Awaitable[None]]
 Caller = Annotated[Identity, Depends(require_identity("chat"))]
-
-
-def _arguments(tool: ToolDef, raw: Any) -> Any:
-    try:
-        return tool.input_model.model_validate(raw if raw is not None else {})
-    except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise Unprocessable(f"invalid arguments for {tool.name}: {detail}"[:2000], code="invalid_arguments") from exc
-
-
-async def run_tool(
-    database: Database, tool: ToolDef, raw_arguments: Any, *, tenant: str, customer: str, key: str | None
-) -> dict[str, Any]:
-    """Validate, run and (for side effects) record one call; the shared core of HTTP and MCP."""
-    args = _arguments(tool, raw_arguments)
-    if tool.side_effects and not key:
-        raise BadRequest(f"{tool.name} changes data: send an Idempotency-Key header", code="idempotency_key_required")
-    if key is not None and len(key) > MAX_KEY_LENGTH:
-        raise BadRequest(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", code="invalid_idempotency_key")
-    digest = arguments_hash(args.model_dump(mode="json"))
-    if tool.side_effects and key:
-        async with database.session() as session:
-            previous = await stored(session, tenant, customer, tool.name, key)
-        if previous is not None:
-            return _replay(previous, digest)
-    async with database.session() as session:
-        result = await tool.function(args, ToolContext(tenant=tenant, customer=customer, session=session))
-        body: dict[str, Any] = result.model_dump(mode="json")
-        if tool.side_effects and key:
-            session.add(
-                IdempotencyRecord(
-                    tenant=tenant, customer=customer, tool=tool.name, key=key,
-                    arguments_hash=digest, result=json.dumps(body),
-                )
-            )  # fmt: skip
-        try:
-            await session.commit()
-        except IntegrityError:
-            # A concurrent call with the same key committed first: ours is rolled back, theirs stands.
-            await session.rollback()
-            assert key is not None
-            previous = await stored(session, tenant, customer, tool.name, key)
-            if previous is None:
-                raise
-            return _replay(previous, digest)
-    return body
-
-
-def _replay(record: IdempotencyRecord, digest: str) -> dict[str, Any]:
-    if record.arguments_hash != digest:
-        raise Conflict("this Idempotency-Key was already used with other arguments", code="idempotency_key_reused")
-    body: dict[str, Any] = json.loads(record.result)
-    return body
 
 
 def build_manifest(name: str, description: str, version: str, tools: Sequence[ToolDef]) -> Manifest:
@@ -145,7 +87,8 @@ def create_tool_app(
         app.state.database = db
         add_readiness_check(app, "database", db.ping)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if database is None:
                 await db.dispose()
@@ -159,4 +102,6 @@ def create_tool_app(
     )
     app.state.manifest = build_manifest(settings.name, description, version, tools)
     app.state.tools = {t.name: t for t in tools}
+    mcp = mcp_endpoint(settings.name, version, description, tools, lambda: app.state.database)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     return app

@@ -1,0 +1,72 @@
+"""One tool call, the shared core of the native contract and MCP: validate, run, record.
+
+The tool runs in one DB session that commits after it returns, together with the
+idempotency record of a side-effecting call, so the side effect and its stored result are one
+transaction; a repeated key answers the stored result without running the tool again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from meshline.errors import BadRequest, Conflict, Unprocessable
+from meshline.tools.kit.database import Database
+from meshline.tools.kit.idempotency import MAX_KEY_LENGTH, IdempotencyRecord, arguments_hash, stored
+from meshline.tools.kit.tool import ToolContext, ToolDef
+
+
+def _arguments(tool: ToolDef, raw: Any) -> Any:
+    try:
+        return tool.input_model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise Unprocessable(f"invalid arguments for {tool.name}: {detail}"[:2000], code="invalid_arguments") from exc
+
+
+async def run_tool(
+    database: Database, tool: ToolDef, raw_arguments: Any, *, tenant: str, customer: str, key: str | None
+) -> dict[str, Any]:
+    """Validate, run and (for side effects) record one call; the shared core of HTTP and MCP."""
+    args = _arguments(tool, raw_arguments)
+    if tool.side_effects and not key:
+        raise BadRequest(f"{tool.name} changes data: send an Idempotency-Key header", code="idempotency_key_required")
+    if key is not None and len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", code="invalid_idempotency_key")
+    digest = arguments_hash(args.model_dump(mode="json"))
+    if tool.side_effects and key:
+        async with database.session() as session:
+            previous = await stored(session, tenant, customer, tool.name, key)
+        if previous is not None:
+            return _replay(previous, digest)
+    async with database.session() as session:
+        result = await tool.function(args, ToolContext(tenant=tenant, customer=customer, session=session))
+        body: dict[str, Any] = result.model_dump(mode="json")
+        if tool.side_effects and key:
+            session.add(
+                IdempotencyRecord(
+                    tenant=tenant, customer=customer, tool=tool.name, key=key,
+                    arguments_hash=digest, result=json.dumps(body),
+                )
+            )  # fmt: skip
+        try:
+            await session.commit()
+        except IntegrityError:
+            # A concurrent call with the same key committed first: ours is rolled back, theirs stands.
+            await session.rollback()
+            assert key is not None
+            previous = await stored(session, tenant, customer, tool.name, key)
+            if previous is None:
+                raise
+            return _replay(previous, digest)
+    return body
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> dict[str, Any]:
+    if record.arguments_hash != digest:
+        raise Conflict("this Idempotency-Key was already used with other arguments", code="idempotency_key_reused")
+    body: dict[str, Any] = json.loads(record.result)
+    return body
