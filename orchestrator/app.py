@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
-from meshline.orchestrator.dispatch import AgentCaller
+from meshline.orchestrator.dispatch import AgentCaller, FallbackPolicy
 from meshline.orchestrator.graph import GraphDeps, build_graph
 from meshline.orchestrator.keys import ApiKeyStore
 from meshline.orchestrator.memory_client import MemoryClient
@@ -25,7 +25,10 @@ from meshline.orchestrator.routing_embedder import RouteEmbedder
 from meshline.orchestrator.routing_llm import LlmChooser
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
+from meshline.resilience.bulkhead import Bulkhead, BulkheadPolicy
+from meshline.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
+from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
@@ -42,17 +45,19 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             raise RuntimeError("no service-token signing key: set MESHLINE_TOKEN_PRIVATE_KEY (see `meshline keygen`)")
         issuer = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s)
         redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        metrics = app.state.resilience_metrics
         client = ServiceClient(
-            timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s
+            timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s, metrics=metrics
         )
         router = build_router(settings, redis, client)
         registry = ServiceRegistry(redis, client, router.index)
         background = BackgroundTasks()
+        caller = build_caller(settings, client, registry, issuer, metrics)
         async with open_checkpointer(settings) as checkpointer:
             deps = GraphDeps(
                 registry=registry,
                 router=router,
-                caller=AgentCaller(client, registry, issuer),
+                caller=caller,
                 memory=MemoryClient(client, settings.mesh.memory_url),
                 issuer=issuer,
                 history_messages=settings.history_messages,
@@ -70,6 +75,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             app.state.registry = registry
             app.state.router = router
             app.state.issuer = issuer
+            app.state.caller = caller
             app.state.client = client  # the one outbound client, for the proxies (admin, knowledge)
             add_readiness_check(
                 app, "checkpoints", lambda: checkpointer.aget_tuple({"configurable": {"thread_id": "readyz"}})
@@ -105,6 +111,32 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             models_admin_router,
         ],
         lifespan=lifespan,
+    )
+
+
+def build_caller(
+    settings: OrchestratorSettings,
+    client: ServiceClient,
+    registry: ServiceRegistry,
+    issuer: ServiceTokenIssuer,
+    metrics: ResilienceMetrics,
+) -> AgentCaller:
+    """Dispatch with its breaker, bulkhead and fallbacks as configured."""
+    policy = BreakerPolicy(
+        window_s=settings.breaker_window_s,
+        min_calls=settings.breaker_min_calls,
+        failure_rate=settings.breaker_failure_rate,
+        cooldown_s=settings.breaker_cooldown_s,
+        half_open_probes=settings.breaker_half_open_probes,
+    )
+    return AgentCaller(
+        client,
+        registry,
+        issuer,
+        breaker=CircuitBreaker(SharedBreakerStore(registry.redis), policy, metrics),
+        bulkhead=Bulkhead(BulkheadPolicy(settings.bulkhead_max_concurrent, settings.bulkhead_max_wait_s), metrics),
+        fallback=FallbackPolicy(settings.fallback_agents, reserve_s=settings.dispatch_reserve_s),
+        metrics=metrics,
     )
 
 

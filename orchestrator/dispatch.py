@@ -1,17 +1,19 @@
 """Dispatch: send an AgentTask to an agent service over HTTP and relay its stream.
 
-Deltas are handed to ``on_delta`` as they arrive so the orchestrator can stream them on;
-a failed agent yields an honest degraded result instead of an exception, so the turn is
-still answered and recorded.
+Deltas are handed to ``on_delta`` as they arrive so the orchestrator can stream them on.
+A failed agent never fails the turn: its fallback agent answers (told what is unavailable),
+or, without one, an honest degraded reply names what is unavailable; either way the turn is
+answered before its deadline and recorded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
@@ -19,6 +21,8 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient, raise_for_problem
+from meshline.resilience.deadlines import before_deadline, time_left
+from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
 
@@ -33,6 +37,23 @@ PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
 PENDING_TTL_S = 3600
 
 
+@dataclass(frozen=True)
+class FallbackPolicy:
+    """Who answers when an agent cannot, and how much of the deadline each step keeps back."""
+
+    agents: Mapping[str, str] = field(default_factory=dict)  # agent -> fallback agent
+    reserve_s: float = 1.0  # kept back from the turn's deadline to compose and save the turn
+    min_fallback_s: float = 2.0  # below this much time left, answer degraded instead of falling back
+
+
+class AgentStatus(BaseModel):
+    """The orchestrator's view of one agent's protection: its breaker and its bulkhead."""
+
+    breaker: str
+    in_flight: int
+    max_concurrent: int
+
+
 class AgentCaller:
     """Calls agents through a circuit breaker and a bulkhead per agent, so one failing or slow
     agent is rejected fast instead of holding the orchestrator's connections and the user's time."""
@@ -44,12 +65,23 @@ class AgentCaller:
         issuer: ServiceTokenIssuer,
         breaker: CircuitBreaker | None = None,
         bulkhead: Bulkhead | None = None,
+        fallback: FallbackPolicy | None = None,
+        metrics: ResilienceMetrics | None = None,
     ) -> None:
         self.client = client
         self.registry = registry
         self.issuer = issuer
-        self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis))
-        self.bulkhead = bulkhead or Bulkhead()
+        self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis), metrics=metrics)
+        self.bulkhead = bulkhead or Bulkhead(metrics=metrics)
+        self.fallback = fallback or FallbackPolicy()
+        self.metrics = metrics
+
+    async def status(self, agent: str) -> AgentStatus:
+        return AgentStatus(
+            breaker=(await self.breaker.state(agent)).value,
+            in_flight=self.bulkhead.in_use(agent),
+            max_concurrent=self.bulkhead.policy.max_concurrent,
+        )
 
     def token_for(self, agent: str, uses: list[str], tenant: str, user: str) -> str:
         """A token the agent may also use downstream: its llm, memory and tool services."""
@@ -82,28 +114,52 @@ class AgentCaller:
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> tuple[AgentResult, str | None]:
-        """(result, error): on failure the result is a degraded reply and error says why."""
-        pending_key = PENDING_KEY.format(tenant=tenant, user=user, thread=task.thread_id, agent=agent)
+        """(result, error): on failure the result is the fallback's or a degraded reply, and error says why."""
         try:
-            manifest = await self.registry.manifest(agent)  # read once per call: tools and token need it
-            uses = manifest.uses if manifest else []
-            task = await self._with_tools(agent, uses, task, pending_key)
-            token = self.token_for(agent, uses, tenant, user)
-            result = await self._invoke(agent, task, token, on_delta, on_tool)
-            await self._keep_pending(pending_key, result)
-            return result, None
+            return await self._attempt(agent, task, tenant, user, on_delta, on_tool), None
         except MeshlineError as exc:
             log.warning("agent %s failed: %s (%s)", agent, exc.detail, exc.code)
-            text = (
-                f"Sorry, the {agent} assistant is unavailable right now ({exc.code}). "
-                "Your message is saved in this conversation; please try again in a moment."
-            )
-            return AgentResult(task_id=task.task_id, agent=agent, content=text), exc.detail
+            failure = exc
+        fallback = self.fallback.agents.get(agent)
+        left = time_left(self.fallback.reserve_s)
+        if fallback and fallback != agent and (left is None or left >= self.fallback.min_fallback_s):
+            try:
+                result = await self._attempt(
+                    fallback, _for_fallback(task, agent, failure), tenant, user, on_delta, on_tool
+                )
+            except MeshlineError as exc:
+                log.warning("fallback %s for %s failed too: %s (%s)", fallback, agent, exc.detail, exc.code)
+            else:
+                self._count_fallback(agent, fallback)
+                result.metadata["fallback_for"] = agent
+                return result, failure.detail
+        self._count_fallback(agent, "degraded")
+        text = (
+            f"Sorry, the {agent} assistant is unavailable right now ({failure.code}). "
+            "Your message is saved in this conversation; please try again in a moment."
+        )
+        return AgentResult(task_id=task.task_id, agent=agent, content=text), failure.detail
+
+    def _count_fallback(self, agent: str, fallback: str) -> None:
+        if self.metrics is not None:
+            self.metrics.fallbacks.labels(agent, fallback).inc()
+
+    async def _attempt(
+        self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> AgentResult:
+        pending_key = PENDING_KEY.format(tenant=tenant, user=user, thread=task.thread_id, agent=agent)
+        manifest = await self.registry.manifest(agent)  # read once per call: tools and token need it
+        uses = manifest.uses if manifest else []
+        task = await self._with_tools(agent, uses, task, pending_key)
+        token = self.token_for(agent, uses, tenant, user)
+        result = await self._invoke(agent, task, token, on_delta, on_tool)
+        await self._keep_pending(pending_key, result)
+        return result
 
     async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
         probe = await self.breaker.allow(agent)
         try:
-            async with self.bulkhead.slot(agent):
+            async with self.bulkhead.slot(agent), before_deadline(self.fallback.reserve_s, f"the {agent} agent"):
                 result = await self._call(agent, task, token, on_delta, on_tool)
         except MeshlineError as exc:
             if counts_as_failure(exc):
@@ -165,6 +221,17 @@ class AgentCaller:
                         retryable=bool(payload.get("retryable", False)),
                     )
         raise UpstreamError(f"{agent} closed its stream without a result", code="incomplete_stream")
+
+
+def _for_fallback(task: AgentTask, agent: str, failure: MeshlineError) -> AgentTask:
+    """The task for the fallback agent, told plainly what it stands in for so it does not pretend."""
+    note = (
+        f"The {agent} assistant, which normally handles this request, is unavailable right now "
+        f"({failure.code}). Help with what you can, and say plainly that {agent} requests cannot be "
+        "carried out at the moment; never claim to have done them."
+    )
+    messages = [{"role": "system", "content": note}, *task.messages]
+    return task.model_copy(update={"messages": messages, "metadata": {**task.metadata, "fallback_for": agent}})
 
 
 def counts_as_failure(exc: MeshlineError) -> bool:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Protocol
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
 from meshline.contracts.manifest import Manifest
@@ -35,6 +35,7 @@ class Instance(BaseModel):
     healthy: bool = True
     last_error: str | None = None
     checked_at: float = 0.0
+    in_flight: int = Field(default=0, description="Calls in flight from this orchestrator (not stored).")
 
 
 class ServiceEntry(BaseModel):
@@ -44,6 +45,10 @@ class ServiceEntry(BaseModel):
     description: str
     manifest: Manifest
     instances: list[Instance]
+    # The answering orchestrator's protection of an agent (filled in by the API, not stored).
+    breaker: str | None = None
+    in_flight: int = 0
+    max_concurrent: int | None = None
 
 
 def normalize_url(url: str) -> str:
@@ -119,7 +124,7 @@ class ServiceRegistry:
         instance = Instance(url=url, healthy=True, checked_at=time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(MANIFESTS, manifest.name, manifest.model_dump_json())
-            pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json())
+            pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json(exclude={"in_flight"}))
             await pipe.execute()
         log.info("registered %s (%s) at %s", manifest.name, manifest.kind, url)
         await self._notify(manifest)
@@ -133,7 +138,11 @@ class ServiceRegistry:
 
     async def instances(self, name: str) -> list[Instance]:
         raw = await self.redis.hgetall(INSTANCES.format(name=name))
-        return sorted((Instance.model_validate_json(v) for v in raw.values()), key=lambda i: i.url)
+        instances = (Instance.model_validate_json(v) for v in raw.values())
+        return sorted(
+            (i.model_copy(update={"in_flight": self._outstanding.get(i.url, 0)}) for i in instances),
+            key=lambda i: i.url,
+        )
 
     async def get(self, name: str) -> ServiceEntry | None:
         manifest = await self.manifest(name)
@@ -199,7 +208,7 @@ class ServiceRegistry:
                 # Only update instances still registered (a concurrent DELETE wins).
                 key = INSTANCES.format(name=name)
                 if await self.redis.hexists(key, instance.url):
-                    await self.redis.hset(key, instance.url, updated.model_dump_json())
+                    await self.redis.hset(key, instance.url, updated.model_dump_json(exclude={"in_flight"}))
 
     async def run_health_checks(self, interval_s: float, stop: asyncio.Event) -> None:
         """Probe every ``interval_s`` until ``stop`` is set.

@@ -42,5 +42,20 @@ class OrchestratorSettings(ServiceSettings):
     route_embedding_model: str = Field(default="local", description="'local' (bundled MiniLM) or a litellm model.")
     route_max_fitted_per_agent: int = Field(default=200, ge=0, description="Cap of `routes fit` examples per agent.")
 
+    fallback_agents: dict[str, str] = Field(
+        default_factory=lambda: {"commerce": "general", "account": "general", "knowledge": "general"},
+        description="Agent -> the agent that answers, told what is unavailable, when it cannot (JSON).",
+    )
+    dispatch_reserve_s: float = Field(
+        default=1.0, ge=0, description="Kept back from the turn's deadline to answer degraded and save the turn."
+    )
+    breaker_window_s: int = Field(default=30, ge=1, description="Sliding window of the agents' breakers.")
+    breaker_min_calls: int = Field(default=10, ge=1, description="Calls in the window before a breaker may open.")
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1, description="Failure share that opens it.")
+    breaker_cooldown_s: float = Field(default=10.0, gt=0, description="Open this long, then half-open.")
+    breaker_half_open_probes: int = Field(default=1, ge=1)
+    bulkhead_max_concurrent: int = Field(default=32, ge=1, description="Calls in flight per agent.")
+    bulkhead_max_wait_s: float = Field(default=0.5, ge=0, description="Wait for a slot, then 503.")
+
     def checkpoint_file(self) -> Path:
         return self.checkpoint_path or (self.mesh.home / "threads.sqlite")

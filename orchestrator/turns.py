@@ -143,6 +143,7 @@ class TurnRunner:
             usage=usage,
             trace_id=current_context().trace_id,
             degraded=bool(state.get("errors")),
+            fallbacks={str(r.metadata["fallback_for"]): r.agent for r in results if r.metadata.get("fallback_for")},
         )
 
     async def thread(self, principal: Principal, thread_id: str, user: str | None = None) -> ThreadView:

@@ -34,7 +34,11 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = ServiceClient(timeout_s=settings.llm_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s)
+        client = ServiceClient(
+            timeout_s=settings.llm_timeout_s,
+            connect_timeout_s=settings.mesh.connect_timeout_s,
+            metrics=app.state.resilience_metrics,
+        )
         llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s)
         catalog = ToolCatalog(client, timeout_s=settings.tool_timeout_s)
         app.state.runtime = AssistantRuntime(profile, llm, catalog)

@@ -46,11 +46,23 @@ def service_state(service: ServiceInfo) -> tuple[str, str]:
     return ("degraded", "yellow") if healthy else ("down", "red")
 
 
+BREAKER_STYLE = {"closed": "green", "half_open": "yellow", "open": "red"}
+
+
+def protection(service: ServiceInfo) -> tuple[str, str]:
+    """(breaker, calls in flight / bulkhead size) cells; tools are guarded by their callers, not here."""
+    if service.breaker is None:
+        return "-", "-"
+    style = BREAKER_STYLE.get(service.breaker, "red")
+    limit = f"/{service.max_concurrent}" if service.max_concurrent else ""
+    return f"[{style}]{service.breaker}[/]", f"{service.in_flight}{limit}"
+
+
 def build_table(
     url: str, readiness: Readiness, services: list[ServiceInfo], infrastructure: dict[str, str | None]
 ) -> Table:
     table = Table(title=f"meshline at {url}", title_justify="left")
-    for column in ("service", "kind", "instances", "healthy", "state"):
+    for column in ("service", "kind", "instances", "healthy", "state", "breaker", "in flight"):
         table.add_column(column, no_wrap=column != "instances")
     ready_style = "green" if readiness.ready else "red"
     table.add_row(
@@ -59,15 +71,17 @@ def build_table(
         url,
         "1/1" if readiness.ready else "0/1",
         f"[{ready_style}]{'ready' if readiness.ready else 'not ready'}[/]",
+        "-",
+        "-",
     )
     for name, problem in infrastructure.items():
         state = "[green]ready[/]" if problem is None else "[red]not ready[/]"
-        table.add_row(name, "infrastructure", "local", "1/1" if problem is None else "0/1", state)
+        table.add_row(name, "infrastructure", "local", "1/1" if problem is None else "0/1", state, "-", "-")
     for service in services:
         state, style = service_state(service)
         instances = "\n".join(i.url if i.healthy else f"{i.url} [red]✗[/]" for i in service.instances) or "-"
         healthy = f"{service.healthy_count}/{len(service.instances)}"
-        table.add_row(service.name, service.kind, instances, healthy, f"[{style}]{state}[/]")
+        table.add_row(service.name, service.kind, instances, healthy, f"[{style}]{state}[/]", *protection(service))
     return table
 
 
@@ -79,6 +93,8 @@ def problems(readiness: Readiness, services: list[ServiceInfo], infrastructure: 
         lines.extend(
             f"{service.name} at {i.url}: {i.last_error or 'unhealthy'}" for i in service.instances if not i.healthy
         )
+        if service.breaker not in (None, "closed"):
+            lines.append(f"{service.name}: circuit breaker {service.breaker}")
     return lines
 
 
@@ -102,7 +118,7 @@ def status(
         console.print(f"[red]•[/] {line}", highlight=False)
     healthy = (
         readiness.ready
-        and all(service_state(s)[0] == "healthy" for s in services)
+        and all(service_state(s)[0] == "healthy" and s.breaker in (None, "closed") for s in services)
         and all(problem is None for problem in infrastructure.values())
     )
     raise typer.Exit(0 if healthy else 1)

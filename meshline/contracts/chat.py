@@ -48,7 +48,10 @@ class ChatResponse(BaseModel):
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     trace_id: str | None = None
-    degraded: bool = False
+    degraded: bool = Field(default=False, description="Some agent could not answer this turn.")
+    fallbacks: dict[str, str] = Field(
+        default_factory=dict, description="Agent that could not answer -> the agent that answered instead."
+    )
 
 
 class ThreadView(BaseModel):

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from meshline.errors import ServiceUnavailable
+from meshline.resilience.metrics import ResilienceMetrics
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class BulkheadFull(ServiceUnavailable):
 class Bulkhead:
     """Slots per target name, created on first use."""
 
-    def __init__(self, policy: BulkheadPolicy | None = None) -> None:
+    def __init__(self, policy: BulkheadPolicy | None = None, metrics: ResilienceMetrics | None = None) -> None:
         self.policy = policy or BulkheadPolicy()
+        self.metrics = metrics
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._in_use: dict[str, int] = {}
 
@@ -43,12 +45,19 @@ class Bulkhead:
         try:
             await asyncio.wait_for(semaphore.acquire(), timeout=self.policy.max_wait_s)
         except TimeoutError as exc:
+            if self.metrics is not None:
+                self.metrics.bulkhead_rejections.labels(target).inc()
             retry_after = str(max(1, math.ceil(self.policy.max_wait_s)))
             detail = f"{target} already has {self.policy.max_concurrent} calls in flight"
             raise BulkheadFull(detail, headers={"retry-after": retry_after}) from exc
-        self._in_use[target] = self._in_use.get(target, 0) + 1
+        self._count(target, +1)
         try:
             yield
         finally:
-            self._in_use[target] -= 1
+            self._count(target, -1)
             semaphore.release()
+
+    def _count(self, target: str, change: int) -> None:
+        self._in_use[target] = self._in_use.get(target, 0) + change
+        if self.metrics is not None:
+            self.metrics.bulkhead_in_use.labels(target).set(self._in_use[target])

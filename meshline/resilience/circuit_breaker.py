@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from meshline.errors import ServiceUnavailable
+from meshline.resilience.metrics import ResilienceMetrics
 
 log = logging.getLogger("meshline.resilience.breaker")
 T = TypeVar("T")
@@ -179,9 +180,17 @@ class SharedBreakerStore:
 class CircuitBreaker:
     """One breaker per target name; ``allow`` before a call, ``record`` after it."""
 
-    def __init__(self, store: BreakerStore, policy: BreakerPolicy | None = None) -> None:
+    def __init__(
+        self, store: BreakerStore, policy: BreakerPolicy | None = None, metrics: ResilienceMetrics | None = None
+    ) -> None:
         self.store = store
         self.policy = policy or BreakerPolicy()
+        self.metrics = metrics
+
+    async def _move(self, target: str, record: StateRecord) -> None:
+        await self.store.write(target, record)
+        if self.metrics is not None:
+            self.metrics.breaker_changed(target, record.state.value)
 
     async def state(self, target: str) -> BreakerState:
         return (await self.store.read(target)).state
@@ -196,7 +205,7 @@ class CircuitBreaker:
             wait = record.opened_at + self.policy.cooldown_s - now
             if wait > 0:
                 raise self._rejection(target, wait)
-            await self.store.write(target, StateRecord(BreakerState.HALF_OPEN, record.opened_at))
+            await self._move(target, StateRecord(BreakerState.HALF_OPEN, record.opened_at))
         if await self.store.claim_probe(target) <= self.policy.half_open_probes:
             return True
         raise self._rejection(target, self.policy.cooldown_s)
@@ -206,18 +215,20 @@ class CircuitBreaker:
         now = time.time() if now is None else now
         if probe:
             state = BreakerState.CLOSED if ok else BreakerState.OPEN
-            await self.store.write(target, StateRecord(state, now if state is BreakerState.OPEN else 0.0))
+            await self._move(target, StateRecord(state, now if state is BreakerState.OPEN else 0.0))
             log.warning("breaker %s: probe %s -> %s", target, "passed" if ok else "failed", state)
             return state
         calls, failures = await self.store.count(target, ok, now, self.policy.window_s)
         if not ok and calls >= self.policy.min_calls and failures / calls >= self.policy.failure_rate:
             if (await self.store.read(target)).state is BreakerState.CLOSED:
-                await self.store.write(target, StateRecord(BreakerState.OPEN, now))
+                await self._move(target, StateRecord(BreakerState.OPEN, now))
                 log.warning("breaker %s opened: %d of %d calls failed", target, failures, calls)
             return BreakerState.OPEN
         return BreakerState.CLOSED
 
     def _rejection(self, target: str, retry_after_s: float) -> CircuitOpen:
+        if self.metrics is not None:
+            self.metrics.breaker_rejections.labels(target).inc()
         seconds = max(1, math.ceil(retry_after_s))
         return CircuitOpen(
             f"{target} is failing; calls are paused for {seconds}s", headers={"retry-after": str(seconds)}

@@ -11,10 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
+from meshline.resilience.metrics import ResilienceMetrics
 from meshline.resilience.retry import (
     IDEMPOTENT_METHODS,
     RetryBudget,
@@ -36,7 +38,9 @@ class ServiceClient:
         retry: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,
         max_connections: int = 200,
+        metrics: ResilienceMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.retry = retry or RetryPolicy()
@@ -71,12 +75,19 @@ class ServiceClient:
         budget = max(budget, MIN_TIMEOUT_S)
         return httpx.Timeout(budget, connect=min(self.connect_timeout_s, budget))
 
-    def _may_retry(self, delay_s: float) -> bool:
+    def _may_retry(self, delay_s: float, url: str, reason: str) -> bool:
         """Whether waiting ``delay_s`` still leaves the next attempt some time, and the budget allows it."""
         remaining = current_context().remaining()
         if remaining is not None and delay_s + MIN_TIMEOUT_S >= remaining:
             return False
-        return self.retry_budget.try_spend()
+        target = urlsplit(url).netloc
+        if not self.retry_budget.try_spend():
+            if self.metrics is not None:
+                self.metrics.retry_budget_exhausted.labels(target).inc()
+            return False
+        if self.metrics is not None:
+            self.metrics.retries.labels(target, reason).inc()
+        return True
 
     def _safe_to_repeat(self, method: str, idempotent: bool | None, headers: Mapping[str, str]) -> bool:
         if idempotent is not None:
@@ -113,7 +124,7 @@ class ServiceClient:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the server: always safe to try again.
                 delay = self.retry.delay(attempt)
-                if last or not self._may_retry(delay):
+                if last or not self._may_retry(delay, url, "connect"):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
                 await asyncio.sleep(delay)
                 continue
@@ -121,14 +132,14 @@ class ServiceClient:
                 raise self._timeout_error(url) from exc
             except httpx.HTTPError as exc:
                 delay = self.retry.delay(attempt)
-                if last or not repeatable or not self._may_retry(delay):
+                if last or not repeatable or not self._may_retry(delay, url, "transport"):
                     raise UpstreamError(f"call to {url} failed: {type(exc).__name__}: {exc}") from exc
                 await asyncio.sleep(delay)
                 continue
             if last or not is_retryable_status(response.status_code, idempotent=repeatable):
                 return response
             delay = self.retry.delay(attempt, retry_after_seconds(response))
-            if not self._may_retry(delay):
+            if not self._may_retry(delay, url, str(response.status_code)):
                 return response  # the caller sees the real refusal instead of a wait past its deadline
             await asyncio.sleep(delay)
 
@@ -163,7 +174,7 @@ class ServiceClient:
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 delay = self.retry.delay(attempt)
-                if attempt >= self.retry.max_attempts or not self._may_retry(delay):
+                if attempt >= self.retry.max_attempts or not self._may_retry(delay, url, "connect"):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
                 await asyncio.sleep(delay)
             except (httpx.TimeoutException, TimeoutError) as exc:

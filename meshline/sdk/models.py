@@ -16,6 +16,7 @@ class ServiceInstance(BaseModel):
     healthy: bool = True
     last_error: str | None = None
     checked_at: float = 0.0
+    in_flight: int = Field(default=0, description="Calls in flight to it from the orchestrator answering.")
 
 
 class ServiceInfo(BaseModel):
@@ -29,6 +30,9 @@ class ServiceInfo(BaseModel):
     version: str = ""
     manifest: dict[str, Any] | None = None
     instances: list[ServiceInstance] = Field(default_factory=list)
+    breaker: str | None = Field(default=None, description="closed, half_open or open (agents only).")
+    in_flight: int = 0
+    max_concurrent: int | None = None
 
     @property
     def healthy_count(self) -> int:

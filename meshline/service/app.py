@@ -16,8 +16,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenVerifier
 from meshline.service.context import ContextMiddleware
+from meshline.service.deadline import DeadlineMiddleware
 from meshline.service.limits import BodySizeLimitMiddleware
 from meshline.service.problems import install_problem_handlers
 from meshline.service.settings import ServiceSettings
@@ -64,6 +66,7 @@ def create_service_app(
     app.state.readiness = {}
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    app.state.resilience_metrics = ResilienceMetrics(registry)
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -88,6 +91,7 @@ def create_service_app(
         app.include_router(router)
 
     # Added last = outermost: the context exists before anything else runs.
+    app.add_middleware(DeadlineMiddleware)  # innermost: its 504 is counted by the metrics
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.mesh.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry, settings.name))
     app.add_middleware(ContextMiddleware)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.registry import ServiceEntry, ServiceRegistry
 
 router = APIRouter(tags=["services"])
@@ -31,8 +32,19 @@ async def register_service(body: RegisterService, request: Request, _: Admin) ->
 
 @router.get("/v1/services", response_model=ServiceList)
 async def list_services(request: Request, _: Annotated[Principal, Depends(require_scope("chat"))]) -> ServiceList:
+    """Every service with its instances' health and calls in flight, and each agent's breaker and bulkhead."""
     registry: ServiceRegistry = request.app.state.registry
-    return ServiceList(services=await registry.list())
+    caller: AgentCaller = request.app.state.caller
+    entries = await registry.list()
+    for entry in entries:
+        if entry.kind == "agent":
+            status = await caller.status(entry.name)
+            entry.breaker, entry.in_flight, entry.max_concurrent = (
+                status.breaker,
+                status.in_flight,
+                status.max_concurrent,
+            )
+    return ServiceList(services=entries)
 
 
 @router.delete("/v1/services/{name}", status_code=204)

@@ -57,6 +57,15 @@ def widget_router() -> APIRouter:
     async def crash() -> None:
         raise RuntimeError("password=hunter2 leaked in a crash")
 
+    @router.get("/slow")
+    async def slow(request: Request) -> dict[str, str]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            request.app.state.cancelled = True
+            raise
+        return {"status": "finished"}
+
     @router.get("/context")
     async def context() -> dict[str, Any]:
         ctx = current_context()
@@ -277,3 +286,23 @@ async def test_unparsable_deadline_is_ignored(client: httpx.AsyncClient) -> None
     body = (await client.get("/context", headers={"x-meshline-deadline": "soon"})).json()
     assert body["deadline"] is None
     assert body["remaining"] is None
+
+
+async def test_work_past_the_deadline_is_cancelled_with_a_504_problem(app: FastAPI, client: httpx.AsyncClient) -> None:
+    app.state.cancelled = False
+    start = time.perf_counter()
+    response = await client.get("/slow", headers={"x-meshline-deadline": f"{time.time() + 0.3:.3f}"})
+    assert time.perf_counter() - start < 5, "the handler must be cut at the caller's deadline"
+    assert_problem(response, 504, "deadline_exceeded")
+    assert app.state.cancelled, "the handler's work is cancelled, not left running"
+
+
+async def test_a_request_arriving_after_its_deadline_is_refused_at_once(client: httpx.AsyncClient) -> None:
+    response = await client.get("/items/1", headers={"x-meshline-deadline": f"{time.time() - 1:.3f}"})
+    assert_problem(response, 504, "deadline_exceeded")
+
+
+async def test_the_kit_exposes_resilience_metrics(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/metrics")).text
+    for name in ("meshline_breaker_state", "meshline_bulkhead_in_use", "meshline_retries", "meshline_fallbacks"):
+        assert f"# TYPE {name}" in body

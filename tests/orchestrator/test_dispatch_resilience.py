@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
-from meshline.orchestrator.dispatch import AgentCaller
+from meshline.orchestrator.dispatch import AgentCaller, FallbackPolicy
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance, ServiceRegistry
 from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
+from meshline.resilience.metrics import ResilienceMetrics
 from meshline.resilience.retry import RetryPolicy
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.context import current_context
 from meshline.sse import encode_sse
 from meshline.testing.redis_process import free_port
 from meshline.testing.serve import serve_in_thread
@@ -51,13 +55,16 @@ async def test_breaker_opens_on_a_dead_agent_and_rejects_fast(redis_url: str, to
         await redis.aclose()
 
 
-def answering_agent() -> FastAPI:
+def answering_agent(name: str = "commerce", content: str = "order 1042 ships today", delay_s: float = 0.0) -> FastAPI:
     """A minimal agent service speaking the AgentTask -> SSE contract (a real HTTP peer, not a mock)."""
     app = FastAPI()
+    app.state.tasks = []
 
     @app.post("/v1/invoke")
     async def invoke(task: AgentTask) -> StreamingResponse:
-        result = AgentResult(task_id=task.task_id, agent="commerce", content="order 1042 ships today")
+        app.state.tasks.append(task)
+        await asyncio.sleep(delay_s)
+        result = AgentResult(task_id=task.task_id, agent=name, content=content)
 
         async def events() -> AsyncIterator[bytes]:
             yield encode_sse(AgentResultEvent(result=result).model_dump_json(), "result")
@@ -103,5 +110,75 @@ async def test_pick_prefers_the_replica_with_fewest_calls_in_flight(redis_url: s
             assert {await registry.pick("general") for _ in range(10)} == {"http://b:1"}
         assert {await registry.pick("general") for _ in range(30)} == {"http://a:1", "http://b:1"}
     finally:
+        await client.aclose()
+        await redis.aclose()
+
+
+async def register(redis: Redis, name: str, *urls: str) -> None:
+    await redis.hset(MANIFESTS, name, Manifest(name=name, kind="agent").model_dump_json())
+    for url in urls:
+        await redis.hset(INSTANCES.format(name=name), url, Instance(url=url).model_dump_json())
+
+
+async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable(
+    redis_url: str, token_keys: tuple[str, str]
+) -> None:
+    redis = Redis.from_url(redis_url)
+    client = ServiceClient(timeout_s=5, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
+    metrics = ResilienceMetrics(CollectorRegistry())
+    caller = AgentCaller(
+        client,
+        ServiceRegistry(redis, client),
+        ServiceTokenIssuer(token_keys[0]),
+        fallback=FallbackPolicy({"commerce": "general"}),
+        metrics=metrics,
+    )
+    general = answering_agent("general", "I cannot reach orders right now, sorry.")
+    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "cancel order 1042"}])
+    try:
+        with serve_in_thread(general) as live:
+            await register(redis, "commerce", f"http://127.0.0.1:{free_port()}")
+            await register(redis, "general", live)
+            result, error = await caller.invoke(
+                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
+            )
+        assert error is not None and "connect" in error
+        assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
+        told = general.state.tasks[0].messages[0]
+        assert told["role"] == "system" and "commerce" in told["content"] and "never claim" in told["content"]
+        assert metrics.fallbacks.labels("commerce", "general")._value.get() == 1
+    finally:
+        await client.aclose()
+        await redis.aclose()
+
+
+async def test_a_hanging_agent_is_cut_before_the_deadline_and_the_turn_still_answered(
+    redis_url: str, token_keys: tuple[str, str]
+) -> None:
+    redis = Redis.from_url(redis_url)
+    client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
+    caller = AgentCaller(
+        client,
+        ServiceRegistry(redis, client),
+        ServiceTokenIssuer(token_keys[0]),
+        fallback=FallbackPolicy({"commerce": "general"}, reserve_s=0.5, min_fallback_s=2.0),
+    )
+    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
+    try:
+        with serve_in_thread(answering_agent(delay_s=30)) as slow, serve_in_thread(answering_agent("general")) as ok:
+            await register(redis, "commerce", slow)
+            await register(redis, "general", ok)
+            current_context().deadline = time.time() + 2.0
+            started = time.perf_counter()
+            result, error = await caller.invoke(
+                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
+            )
+            elapsed = time.perf_counter() - started
+        # Cut at deadline - reserve; too little time is left for the fallback, so the reply is degraded.
+        assert 1.3 < elapsed < 1.9, elapsed
+        assert error is not None and "deadline" in error
+        assert result.agent == "commerce" and "unavailable" in result.content and "deadline_exceeded" in result.content
+    finally:
+        current_context().deadline = None
         await client.aclose()
         await redis.aclose()
