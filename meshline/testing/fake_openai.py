@@ -20,10 +20,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from meshline.testing.redis_process import wait_for_port
+
+OUTAGES = {"429": (429, "rate_limit_exceeded"), "500": (500, "server_error")}
 
 
 def reply_text(messages: list[dict[str, Any]]) -> str:
@@ -40,6 +42,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app = FastAPI(title="fake openai")
     app.state.requests = []
     app.state.fail_next = 0
+    app.state.behaviour = {}  # model -> scripted outage (see /_behave)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -53,6 +56,14 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     async def fail(count: int = 1) -> dict[str, int]:
         app.state.fail_next = count
         return {"fail_next": count}
+
+    @app.post("/_behave")
+    async def behave(model: str, mode: str = "ok") -> dict[str, str]:
+        """Script one model's outage until told otherwise: ``429``, ``500``, ``hang`` or ``ok``."""
+        if mode not in OUTAGES and mode != "ok":
+            raise HTTPException(400, f"unknown mode {mode!r}")
+        app.state.behaviour[model] = mode
+        return {"model": model, "mode": mode}
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> dict[str, Any]:
@@ -80,6 +91,15 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         if app.state.fail_next > 0:
             app.state.fail_next -= 1
             return JSONResponse({"error": {"message": "fake outage", "type": "server_error"}}, status_code=503)
+        outage = app.state.behaviour.get(str(body.get("model", "")).split("/")[-1], "ok")
+        if outage == "hang":
+            await asyncio.sleep(3600)  # until the caller gives up and disconnects
+        if outage in OUTAGES:
+            status, kind = OUTAGES[outage]
+            headers = {"retry-after": "1"} if status == 429 else None
+            return JSONResponse(
+                {"error": {"message": f"fake {kind}", "type": kind}}, status_code=status, headers=headers
+            )
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         messages = body.get("messages", [])
