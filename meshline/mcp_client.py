@@ -127,8 +127,9 @@ class McpToolClient:
         return headers
 
     @asynccontextmanager
-    async def _session(self, url: str) -> AsyncIterator[Client]:
-        known = self._discovered.get(url)
+    async def _session(self, url: str, *, handshake: bool = False) -> AsyncIterator[Client]:
+        """A session; ``handshake`` always negotiates on the wire (a probe must reach the server)."""
+        known = None if handshake else self._discovered.get(url)
         mode = known.supported_versions[-1] if known and known.supported_versions else "auto"
         client = Client(
             streamable_http_client(url, http_client=self._http),
@@ -150,12 +151,13 @@ class McpToolClient:
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        handshake: bool = False,
     ) -> _T:
         budget = self._budget(timeout_s)
         bound = _call_headers.set(self._headers(token, headers))
         try:
             with anyio.fail_after(budget):
-                async with self._session(url) as client:
+                async with self._session(url, handshake=handshake) as client:
                     return await operation(client)
         except TimeoutError as exc:
             remaining = current_context().remaining()
@@ -225,7 +227,7 @@ class McpToolClient:
         async def opened(_: Client) -> None:
             return None
 
-        await self._run(url, opened, timeout_s=timeout_s)
+        await self._run(url, opened, timeout_s=timeout_s, handshake=True)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

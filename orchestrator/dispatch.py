@@ -92,7 +92,7 @@ class AgentCaller:
         bindings = []
         for service in uses:
             try:
-                bindings.append(ToolBinding(service=service, url=await self.registry.pick(service)))
+                bindings.append(await self.registry.binding(service))
             except MeshlineError as exc:
                 log.warning("%s cannot use %s this turn: %s", agent, service, exc.detail)
         return bindings

@@ -20,8 +20,11 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
+from meshline.contracts.agent import ToolBinding
 from meshline.contracts.manifest import Manifest
-from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, UpstreamError
+from meshline.contracts.manifest import Protocol as ToolProtocol
+from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, Unprocessable
+from meshline.orchestrator.mcp_registration import McpRegistrar
 from meshline.resilience.client import ServiceClient
 
 log = logging.getLogger("meshline.registry")
@@ -71,6 +74,10 @@ class ServiceRegistry:
         self.redis = redis
         self.client = client
         self.index = index
+        self.mcp = McpRegistrar()
+
+    async def aclose(self) -> None:
+        await self.mcp.aclose()
 
     async def _notify(self, manifest: Manifest | None, removed: str | None = None) -> None:
         # Best effort: the router re-syncs with the registry on every turn anyway.
@@ -82,8 +89,10 @@ class ServiceRegistry:
         except Exception:
             log.exception("could not update the routing index")
 
-    async def _probe(self, url: str) -> str | None:
+    async def _probe(self, url: str, protocol: ToolProtocol = "meshline") -> str | None:
         """None when the instance is ready, else why not."""
+        if protocol == "mcp":
+            return await self.mcp.probe(url)
         try:
             response = await self.client.request("GET", f"{url}/readyz", timeout_s=PROBE_TIMEOUT_S)
         except MeshlineError as exc:
@@ -93,23 +102,40 @@ class ServiceRegistry:
     async def fetch_manifest(self, url: str) -> Manifest:
         try:
             response = await self.client.request("GET", f"{url}/v1/manifest", timeout_s=PROBE_TIMEOUT_S)
-        except MeshlineError as exc:
-            raise UpstreamError(
-                f"cannot fetch the manifest from {url}: {exc.detail}", code="manifest_unreachable"
+        except MeshlineError as exc:  # the caller's URL leads nowhere: their input, so a 4xx
+            raise Unprocessable(
+                f"cannot fetch the manifest from {url}: {exc.detail}", code="manifest_unreachable", retryable=True
             ) from exc
         if response.status_code != 200:
-            raise UpstreamError(f"{url}/v1/manifest answered {response.status_code}", code="manifest_unreachable")
+            raise Unprocessable(f"{url}/v1/manifest answered {response.status_code}", code="no_manifest")
         try:
             return Manifest.model_validate_json(response.content)
         except ValidationError as exc:
             raise BadRequest(f"invalid manifest at {url}: {exc}", code="invalid_manifest") from exc
 
-    async def register(self, url: str) -> ServiceEntry:
+    async def describe(self, url: str, protocol: ToolProtocol | None = None, name: str | None = None) -> Manifest:
+        """The manifest at ``url``: native, adapted from an MCP server, or (no protocol) whichever answers."""
+        if protocol == "mcp":
+            return await self.mcp.manifest(url, name)
+        try:
+            manifest = await self.fetch_manifest(url)
+        except MeshlineError as exc:
+            if protocol is None and exc.code == "no_manifest":
+                return await self.mcp.manifest(url, name, not_native=exc.detail)
+            raise
+        if name is not None and name != manifest.name:
+            raise Unprocessable(f"{url} serves {manifest.name!r}, not {name!r}", code="name_mismatch")
+        return manifest
+
+    async def register(self, url: str, protocol: ToolProtocol | None = None, name: str | None = None) -> ServiceEntry:
+        """Add the instance at ``url``; ``protocol`` None tries the native contract, then MCP."""
         url = normalize_url(url)
-        manifest = await self.fetch_manifest(url)
-        problem = await self._probe(url)
+        manifest = await self.describe(url, protocol, name)
+        problem = await self._probe(url, manifest.protocol)
         if problem is not None:
-            raise ServiceUnavailable(f"{manifest.name} at {url} is not ready: {problem}", code="instance_not_ready")
+            raise Unprocessable(
+                f"{manifest.name} at {url} is not ready: {problem}", code="instance_not_ready", retryable=True
+            )
         existing = await self.manifest(manifest.name)
         if existing is not None and existing.kind != manifest.kind:
             raise BadRequest(f"{manifest.name!r} is already registered as a {existing.kind}", code="kind_conflict")
@@ -186,6 +212,12 @@ class ServiceRegistry:
         fewest = min(self._outstanding.get(url, 0) for url in healthy)
         return random.choice([url for url in healthy if self._outstanding.get(url, 0) == fewest])
 
+    async def binding(self, name: str) -> ToolBinding:
+        """A healthy instance of the tool service ``name``, with the protocol its tools are called by."""
+        url = await self.pick(name)
+        manifest = await self.manifest(name)
+        return ToolBinding(service=name, url=url, protocol=manifest.protocol if manifest else "meshline")
+
     @contextmanager
     def lease(self, url: str) -> Iterator[None]:
         """Count a call in flight to ``url`` for least-outstanding-requests balancing."""
@@ -198,8 +230,9 @@ class ServiceRegistry:
     async def check_all(self) -> None:
         """Probe every instance once and record the result."""
         for name in [n.decode() if isinstance(n, bytes) else n for n in await self.redis.hkeys(MANIFESTS)]:
+            manifest = await self.manifest(name)
             for instance in await self.instances(name):
-                problem = await self._probe(instance.url)
+                problem = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
                 if (problem is None) != instance.healthy:
                     log.warning("%s at %s is now %s", name, instance.url, "healthy" if problem is None else problem)
                 updated = Instance(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from meshline.contracts.manifest import Protocol
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.registry import ServiceEntry, ServiceRegistry
@@ -17,6 +18,10 @@ Admin = Annotated[Principal, Depends(require_scope("admin"))]
 
 class RegisterService(BaseModel):
     url: str = Field(min_length=1, max_length=2000)
+    protocol: Protocol | None = Field(
+        default=None, description="'meshline' or 'mcp'; omitted: the native manifest, else an MCP server at url."
+    )
+    name: str | None = Field(default=None, max_length=63, description="Registry name of an MCP server.")
 
 
 class ServiceList(BaseModel):
@@ -27,7 +32,7 @@ class ServiceList(BaseModel):
 async def register_service(body: RegisterService, request: Request, _: Admin) -> ServiceEntry:
     """Fetch and validate the manifest at ``url``, health-check it, and add the instance."""
     registry: ServiceRegistry = request.app.state.registry
-    return await registry.register(body.url)
+    return await registry.register(body.url, body.protocol, body.name)
 
 
 @router.get("/v1/services", response_model=ServiceList)

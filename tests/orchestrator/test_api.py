@@ -59,7 +59,12 @@ async def test_registering_a_bad_url_changes_nothing(client: httpx.AsyncClient) 
     bad = await client.post("/v1/services", json={"url": "not a url"}, headers=admin())
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_url"
     unreachable = await client.post("/v1/services", json={"url": "http://127.0.0.1:9"}, headers=admin())
-    assert unreachable.status_code == 502 and unreachable.json()["code"] == "manifest_unreachable"
+    assert unreachable.status_code == 422 and unreachable.json()["code"] == "manifest_unreachable"
+    assert unreachable.headers["content-type"] == "application/problem+json"
+    not_mcp = await client.post("/v1/services", json={"url": "http://127.0.0.1:9", "protocol": "mcp"}, headers=admin())
+    assert not_mcp.status_code == 422 and not_mcp.json()["code"] == "service_unreachable"
+    unknown = await client.post("/v1/services", json={"url": "http://x.test", "protocol": "grpc"}, headers=admin())
+    assert unknown.status_code == 422
     listed = await client.get("/v1/services", headers=admin())
     assert listed.json() == {"services": []}
 
