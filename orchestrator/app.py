@@ -95,6 +95,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                     await asyncio.wait_for(asyncio.shield(health), timeout=5)
                 await background.drain()
                 await router.embedder.close()
+                await registry.aclose()
                 await client.aclose()
                 await redis.aclose()
 
