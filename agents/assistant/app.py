@@ -46,6 +46,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await catalog.aclose()
             await client.aclose()
 
     app = create_service_app(

@@ -3,7 +3,8 @@
 Manifests are cached per service URL for a short time, so a tool service registered or
 changed at runtime is picked up within ``ttl_s`` without a restart, and a busy agent does not
 fetch a manifest per task. Calls forward the token the agent received (its audience includes
-the agent's tool services) through the resilient client.
+the agent's tool services) through the resilient client. A binding with protocol ``mcp`` is
+listed and called over MCP instead (:mod:`mcp_transport`), the rest of the loop unchanged.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from meshline.agents.assistant.mcp_transport import McpTransport
 from meshline.contracts import Manifest, ToolBinding
-from meshline.contracts.manifest import ToolSpec
+from meshline.contracts.manifest import Protocol, ToolSpec
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience import ServiceClient, raise_for_problem
 
@@ -31,6 +33,7 @@ class BoundTool:
     service: str
     url: str
     spec: ToolSpec
+    protocol: Protocol = "meshline"
 
     def openai_tool(self) -> dict[str, Any]:
         return {
@@ -51,11 +54,17 @@ def idempotency_key(thread_id: str, call_id: str) -> str:
 class ToolCatalog:
     """Fetches (and caches) tool manifests and runs tool calls."""
 
-    def __init__(self, client: ServiceClient, *, timeout_s: float, ttl_s: float = 30.0) -> None:
+    def __init__(
+        self, client: ServiceClient, *, timeout_s: float, ttl_s: float = 30.0, mcp: McpTransport | None = None
+    ) -> None:
         self._client = client
         self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._manifests: dict[str, tuple[float, Manifest]] = {}
+        self.mcp = mcp or McpTransport(timeout_s=timeout_s, ttl_s=ttl_s)
+
+    async def aclose(self) -> None:
+        await self.mcp.aclose()
 
     async def manifest(self, url: str) -> Manifest:
         cached = self._manifests.get(url)
@@ -76,15 +85,17 @@ class ToolCatalog:
         for binding in bindings:
             url = binding.url.rstrip("/")
             try:
-                manifest = await self.manifest(url)
+                specs = await self.mcp.tools(url) if binding.protocol == "mcp" else (await self.manifest(url)).tools
             except MeshlineError:
                 continue
-            for spec in manifest.tools:
-                found.setdefault(spec.name, BoundTool(service=binding.service, url=url, spec=spec))
+            for spec in specs:
+                found.setdefault(spec.name, BoundTool(binding.service, url, spec, binding.protocol))
         return found
 
     async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:
         """Run a tool; a failure raises MeshlineError with the service's problem detail."""
+        if tool.protocol == "mcp":
+            return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key)
         headers = {"idempotency-key": key} if key else None
         response = await self._client.request(
             "POST", f"{tool.url}/v1/tools/{tool.spec.name}", json=arguments, headers=headers, timeout_s=self._timeout_s

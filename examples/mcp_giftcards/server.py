@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
@@ -33,14 +34,14 @@ def create_server() -> MCPServer:
     def check_balance(code: str) -> Balance:
         """The remaining balance of a gift card, by its code."""
         if code not in balances:
-            raise ValueError(f"no gift card {code}")
+            raise ToolError(f"no gift card {code}")
         return Balance(code=code, balance_cents=balances[code])
 
     @server.tool()
     def redeem(code: str, amount_cents: int) -> Balance:
         """Take an amount off a gift card; returns what is left."""
         if not 0 < amount_cents <= balances.get(code, 0):
-            raise ValueError(f"cannot redeem {amount_cents} from {code}")
+            raise ToolError(f"cannot redeem {amount_cents} from {code}")
         balances[code] -= amount_cents
         return Balance(code=code, balance_cents=balances[code])
 

@@ -1,0 +1,49 @@
+"""The assistant's MCP transport: tools of tool services registered with protocol ``mcp``.
+
+Chosen per tool binding (``ToolBinding.protocol``). Tool lists are fetched over MCP and cached
+per endpoint like native manifests are, so a server registered or changed at runtime is picked
+up within ``ttl_s``; calls forward the agent's service token, trace and deadline, and a
+confirmed side-effecting call carries its idempotency key (see :mod:`meshline.mcp_client`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from meshline.contracts.manifest import ToolSpec
+from meshline.mcp_client import McpToolClient
+
+LIST_TIMEOUT_S = 3.0
+
+
+class McpTransport:
+    """Lists and calls the tools of MCP endpoints for one agent process."""
+
+    def __init__(self, *, timeout_s: float, ttl_s: float = 30.0, client: McpToolClient | None = None) -> None:
+        self._timeout_s = timeout_s
+        self._ttl_s = ttl_s
+        self._client = client
+        self._owned = client is None
+        self._tools: dict[str, tuple[float, list[ToolSpec]]] = {}
+
+    @property
+    def client(self) -> McpToolClient:
+        if self._client is None:  # made on first use: most agents never meet an MCP server
+            self._client = McpToolClient(timeout_s=self._timeout_s)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._owned and self._client is not None:
+            await self._client.aclose()
+
+    async def tools(self, url: str) -> list[ToolSpec]:
+        cached = self._tools.get(url)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
+            return cached[1]
+        specs = (await self.client.list_tools(url, timeout_s=LIST_TIMEOUT_S)).tools
+        self._tools[url] = (time.monotonic(), specs)
+        return specs
+
+    async def call(self, url: str, name: str, arguments: dict[str, Any], *, key: str | None) -> Any:
+        return await self.client.call_tool(url, name, arguments, idempotency_key=key, timeout_s=self._timeout_s)
