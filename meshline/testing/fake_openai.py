@@ -24,6 +24,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from meshline.testing.redis_process import wait_for_port
+from meshline.testing.scripted_tools import Script, chunks, completion, scripted_turn
 
 OUTAGES = {"429": (429, "rate_limit_exceeded"), "500": (500, "server_error")}
 
@@ -65,6 +66,17 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         app.state.behaviour[model] = mode
         return {"model": model, "mode": mode}
 
+    app.state.scripts = {}  # tool name -> scripted turns (meshline.testing.scripted_tools)
+
+    @app.post("/_script")
+    async def script(body: Script) -> dict[str, Any]:
+        """Make the "model" call tools whenever it is offered ``body.tool``; no turns removes the script."""
+        if body.turns:
+            app.state.scripts[body.tool] = body
+        else:
+            app.state.scripts.pop(body.tool, None)
+        return {"scripts": sorted(app.state.scripts)}
+
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> dict[str, Any]:
         body = await request.json()
@@ -102,6 +114,12 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             )
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
+        turn = scripted_turn(app.state.scripts, body)
+        if turn is not None:
+            usage, model = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}, str(body.get("model"))
+            if body.get("stream"):
+                return StreamingResponse(chunks(turn, model, usage), media_type="text/event-stream")
+            return JSONResponse(completion(turn, model, usage))
         messages = body.get("messages", [])
         text = reply_text(messages)
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
