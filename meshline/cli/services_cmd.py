@@ -24,20 +24,31 @@ def admin_client(url: str | None, key: str | None) -> Client:
 
 def register(
     service_url: Annotated[
-        str, typer.Argument(help="Base URL of the agent or tool service, e.g. http://127.0.0.1:9300")
+        str,
+        typer.Argument(
+            help="Base URL of the agent or tool service (e.g. http://127.0.0.1:9300), or an MCP server's "
+            "endpoint (e.g. http://127.0.0.1:9310/mcp)"
+        ),
     ],
+    mcp: Annotated[
+        bool, typer.Option("--mcp", help="The URL is an MCP server (found anyway without a manifest).")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Registry name of an MCP server (default: its own name).")] = None,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
-    """Register a running agent or tool service: usable from the next chat turn."""
+    """Register a running agent or tool service, or an MCP server: usable from the next chat turn."""
     try:
         with admin_client(url, key) as client:
-            info = client.services.register(service_url)
+            info = client.services.register(service_url, protocol="mcp" if mcp else None, name=name)
     except MeshlineAPIError as exc:
         fail(exc)
-    tools = [t.get("name") for t in (info.manifest or {}).get("tools", [])]
+    manifest = info.manifest or {}
+    tools = [t.get("name") for t in manifest.get("tools", [])]
+    over = " over MCP" if manifest.get("protocol") == "mcp" else ""
     typer.echo(
-        f"registered {info.name} ({info.kind}) at {service_url}" + (f": tools {', '.join(tools)}" if tools else "")
+        f"registered {info.name} ({info.kind}) at {service_url}{over}"
+        + (f": tools {', '.join(tools)}" if tools else "")
     )
 
 

@@ -156,9 +156,16 @@ class AsyncServices:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def register(self, url: str) -> ServiceInfo:
-        """Register the service at ``url`` (its manifest is fetched and its health checked)."""
-        response = await self._client._request("POST", "/v1/services", json={"url": url})
+    async def register(self, url: str, *, protocol: str | None = None, name: str | None = None) -> ServiceInfo:
+        """Register the service at ``url`` (its manifest is fetched and its health checked).
+
+        An MCP server's endpoint URL works too (``protocol="mcp"``, or found when ``url`` serves no
+        manifest); ``name`` names it in the registry (default: the server's own name).
+        """
+        body = {"url": url, "protocol": protocol, "name": name}
+        response = await self._client._request(
+            "POST", "/v1/services", json={k: v for k, v in body.items() if v is not None}
+        )
         return ServiceInfo.model_validate_json(response.content)
 
     async def list(self) -> list[ServiceInfo]:

@@ -159,9 +159,14 @@ class Services:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def register(self, url: str) -> ServiceInfo:
-        """Register the service at ``url`` (its manifest is fetched and its health checked)."""
-        response = self._client._request("POST", "/v1/services", json={"url": url})
+    def register(self, url: str, *, protocol: str | None = None, name: str | None = None) -> ServiceInfo:
+        """Register the service at ``url`` (its manifest is fetched and its health checked).
+
+        An MCP server's endpoint URL works too (``protocol="mcp"``, or found when ``url`` serves no
+        manifest); ``name`` names it in the registry (default: the server's own name).
+        """
+        body = {"url": url, "protocol": protocol, "name": name}
+        response = self._client._request("POST", "/v1/services", json={k: v for k, v in body.items() if v is not None})
         return ServiceInfo.model_validate_json(response.content)
 
     def list(self) -> list[ServiceInfo]:

@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 import meshline
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.main import build_app
 from meshline.testing.mesh import READY_TIMEOUT_S, TestMesh
 from meshline.testing.redis_process import free_port, wait_for_port
 
@@ -176,3 +178,16 @@ def test_bad_registrations_are_refused_and_change_nothing(mesh: TestMesh, servic
         assert api.delete("/v1/services/shipment-tracker").status_code == 204
         after = sorted(s["name"] for s in api.get("/v1/services").json()["services"])
     assert after == before
+
+
+def test_cli_registers_lists_and_deregisters_an_mcp_server(mesh: TestMesh, services: dict[str, str]) -> None:
+    cli, app = CliRunner(), build_app()
+    where = ["--url", mesh.url, "--key", mesh.admin_key]
+    registered = cli.invoke(app, ["register", f"{services['gift-cards']}/mcp", "--mcp", "--name", "gift-shop", *where])
+    assert registered.exit_code == 0, registered.output
+    assert "registered gift-shop (tool)" in registered.stdout and "over MCP" in registered.stdout
+    assert "check_balance" in registered.stdout
+    listed = cli.invoke(app, ["services", *where])
+    assert "gift-shop" in listed.stdout and "(healthy)" in listed.stdout
+    assert cli.invoke(app, ["deregister", "gift-shop", *where]).exit_code == 0
+    assert "gift-shop" not in cli.invoke(app, ["services", *where]).stdout
