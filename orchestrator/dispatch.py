@@ -20,7 +20,7 @@ from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
-from meshline.resilience.client import ServiceClient, raise_for_problem
+from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_problem
 from meshline.resilience.deadlines import before_deadline, time_left
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
@@ -35,6 +35,8 @@ INFRASTRUCTURE = ("llm", "memory")
 # nothing; it expires so a forgotten question cannot be confirmed days later.
 PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
 PENDING_TTL_S = 3600
+# A replica that died under a call: its stream broke, or ended without a result.
+REPLICA_LOST = frozenset({STREAM_BROKEN, "incomplete_stream"})
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,15 @@ class AgentCaller:
         return result
 
     async def _call(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
-        """On the least busy healthy replica; a replica that cannot be reached hands over to the next."""
+        """On the least busy healthy replica; a replica that cannot be reached hands over to the next.
+
+        A replica that dies mid-call (its stream breaks) hands over too, unless it already
+        reported a tool call: tools may have side effects, text does not. A stream consumer may
+        then see the lost attempt's partial text before the full answer; the done event holds
+        the answer that counts.
+        """
         tried: list[str] = []
-        last_error: ServiceUnavailable | None = None
+        last_error: MeshlineError | None = None
         while True:
             try:
                 url = await self.registry.pick(agent, exclude=tried)
@@ -179,13 +187,21 @@ class AgentCaller:
                 if last_error is None:
                     raise
                 raise last_error from None
+            used_tools = False
+
+            def relay_tool(name: str, call: ToolCallRecord) -> Awaitable[None] | None:
+                nonlocal used_tools
+                used_tools = True
+                return on_tool(name, call)
+
             try:
                 with self.registry.lease(url):
-                    return await self._call_instance(url, agent, task, token, on_delta, on_tool)
-            except ServiceUnavailable as exc:
-                if exc.code != "connect_failed":  # the request may have reached it: not safe to repeat
+                    return await self._call_instance(url, agent, task, token, on_delta, relay_tool)
+            except MeshlineError as exc:
+                lost = exc.code == "connect_failed" or (exc.code in REPLICA_LOST and not used_tools)
+                if not lost:  # the request may have done work there: not safe to repeat
                     raise
-                log.warning("%s at %s is unreachable, trying another replica", agent, url)
+                log.warning("%s at %s failed (%s), trying another replica", agent, url, exc.code)
                 tried.append(url)
                 last_error = exc
 

@@ -34,6 +34,7 @@ class ProcessSpec:
     ready_path: str | None = "/readyz"
     env: dict[str, str] = field(default_factory=dict)
     register: bool = False  # an agent or tool service to add to the registry
+    port_var: str | None = None  # the setting that tells the process its port
 
     @property
     def url(self) -> str:
@@ -131,7 +132,7 @@ def service_specs(
         name: str, module: str, port_var: str, env: dict[str, str] | None = None, register: bool = False
     ) -> ProcessSpec:
         env = {**common, port_var: str(port[name]), **(env or {})}
-        return ProcessSpec(name, [*py, module], port[name], env=env, register=register)
+        return ProcessSpec(name, [*py, module], port[name], env=env, register=register, port_var=port_var)
 
     specs = [
         spec("memory", "meshline.memory", "MESHLINE_MEMORY_PORT"),

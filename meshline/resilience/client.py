@@ -27,6 +27,7 @@ from meshline.resilience.retry import (
 from meshline.service.context import DEADLINE_HEADER, current_context
 
 MIN_TIMEOUT_S = 0.05
+STREAM_BROKEN = "stream_broken"  # the connection died mid-call: the peer may have done some of the work
 
 
 class ServiceClient:
@@ -121,7 +122,9 @@ class ServiceClient:
                     response = await self._http.request(
                         method, url, json=json, params=params, headers=all_headers, timeout=timeout
                     )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, AttributeError) as exc:
+                if isinstance(exc, AttributeError) and not killed_mid_connect(exc):
+                    raise
                 # Nothing reached the server: always safe to try again.
                 delay = self.retry.delay(attempt)
                 if last or not self._may_retry(delay, url, "connect"):
@@ -172,21 +175,32 @@ class ServiceClient:
                 async with asyncio.timeout(timeout.read):  # until the response head arrives
                     response = await self._http.send(request, stream=True)
                 break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, AttributeError) as exc:
+                if isinstance(exc, AttributeError) and not killed_mid_connect(exc):
+                    raise
                 delay = self.retry.delay(attempt)
                 if attempt >= self.retry.max_attempts or not self._may_retry(delay, url, "connect"):
                     raise ServiceUnavailable(f"cannot connect to {url}: {exc}", code="connect_failed") from exc
                 await asyncio.sleep(delay)
             except (httpx.TimeoutException, TimeoutError) as exc:
                 raise self._timeout_error(url) from exc
+            except httpx.HTTPError as exc:  # the request may have reached it: not repeated here
+                raise UpstreamError(f"call to {url} failed: {type(exc).__name__}: {exc}", code=STREAM_BROKEN) from exc
         try:
             yield response
         except httpx.TimeoutException as exc:
             raise self._timeout_error(url) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise UpstreamError(f"stream from {url} broke: {exc}") from exc
+            raise UpstreamError(f"stream from {url} broke: {exc}", code=STREAM_BROKEN) from exc
         finally:
             await response.aclose()
+
+
+def killed_mid_connect(exc: AttributeError) -> bool:
+    """httpcore asks anyio for the peer of a socket the peer closed as it connected (a process
+    killed at that moment) and anyio fails with AttributeError: nothing was sent, so it is a
+    connect failure like any other."""
+    return "getpeername" in str(exc)
 
 
 def raise_for_problem(response: httpx.Response) -> None:

@@ -44,6 +44,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.requests = []
     app.state.fail_next = 0
     app.state.behaviour = {}  # model -> scripted outage (see /_behave)
+    app.state.hanging = 0  # requests held by a scripted hang whose caller has not hung up yet
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -57,6 +58,10 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     async def fail(count: int = 1) -> dict[str, int]:
         app.state.fail_next = count
         return {"fail_next": count}
+
+    @app.get("/_hanging")
+    async def hanging() -> dict[str, int]:
+        return {"hanging": app.state.hanging}
 
     @app.post("/_behave")
     async def behave(model: str, mode: str = "ok") -> dict[str, str]:
@@ -104,8 +109,14 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             app.state.fail_next -= 1
             return JSONResponse({"error": {"message": "fake outage", "type": "server_error"}}, status_code=503)
         outage = app.state.behaviour.get(str(body.get("model", "")).split("/")[-1], "ok")
-        if outage == "hang":
-            await asyncio.sleep(3600)  # until the caller gives up and disconnects
+        if outage == "hang":  # until the caller gives up: a leak in the mesh would keep it waiting
+            app.state.hanging += 1
+            try:
+                while not await request.is_disconnected():  # noqa: ASYNC110 - polling is the only API
+                    await asyncio.sleep(0.05)
+            finally:
+                app.state.hanging -= 1
+            return JSONResponse({"error": {"message": "caller left"}}, status_code=499)
         if outage in OUTAGES:
             status, kind = OUTAGES[outage]
             headers = {"retry-after": "1"} if status == 429 else None

@@ -6,9 +6,12 @@ private Redis and the fake OpenAI-compatible provider standing in for the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import signal
+import subprocess
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -31,13 +34,40 @@ class TestMesh:
     fake_llm_url: str
     supervisor: Supervisor
     specs: dict[str, ProcessSpec]
+    redis_port: int = 0
+    redis_proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     __test__ = False  # not a pytest test class
 
     def restart(self, name: str) -> None:
         self.supervisor.stop(name)
+        self.start(name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process, as a crash would: no graceful shutdown, connections reset."""
+        _, proc = self.supervisor.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def start(self, name: str) -> None:
+        """(Re)start a process of the mesh and wait until it is ready."""
         self.supervisor.start(self.specs[name])
         self.supervisor.wait_ready(self.specs[name], READY_TIMEOUT_S)
+
+    def kill_redis(self) -> None:
+        assert self.redis_proc is not None
+        self.redis_proc.send_signal(signal.SIGKILL)
+        self.redis_proc.wait(timeout=10)
+
+    def start_redis(self) -> None:
+        """Restart Redis on its port from its append-only file, as an operator would after a crash."""
+        self.redis_proc = start_redis(self.redis_port, self.home / "redis")
+
+    def provider(self, path: str, method: str = "GET", **params: str) -> dict[str, object]:
+        """Call one of the fake provider's control endpoints (``/_behave``, ``/_hanging``...)."""
+        response = httpx.request(method, self.fake_llm_url.removesuffix("/v1") + path, params=params, timeout=5)
+        response.raise_for_status()
+        return dict(response.json())
 
     def logs(self) -> dict[str, str]:
         return {p.stem: p.read_text(errors="replace") for p in (self.home / "logs").glob("*.log")}
@@ -56,30 +86,67 @@ def _config(path: Path, api_base: str, model: str) -> Path:
     return path
 
 
+def _replica(spec: ProcessSpec, number: int) -> ProcessSpec:
+    """Another instance of ``spec`` on its own port; it registers under the same service name."""
+    port = free_port()
+    assert spec.port_var is not None, f"{spec.name} cannot be replicated: its port setting is unknown"
+    return dataclasses.replace(
+        spec, name=f"{spec.name}-{number}", port=port, env={**spec.env, spec.port_var: str(port)}
+    )
+
+
 @contextmanager
-def run_test_mesh(home: Path, provider_latency_ms: float = 0.0, *, local_model: bool = False) -> Iterator[TestMesh]:
-    """The mesh on free ports; the model is the fake provider, or the bundled one with ``local_model``."""
+def run_test_mesh(
+    home: Path,
+    provider_latency_ms: float = 0.0,
+    *,
+    local_model: bool = False,
+    services: Collection[str] | None = None,
+    replicas: Mapping[str, int] | None = None,
+    env: Mapping[str, Mapping[str, str]] | None = None,
+    config: str | None = None,
+) -> Iterator[TestMesh]:
+    """The mesh on free ports; the model is the fake provider, or the bundled one with ``local_model``.
+
+    ``services`` keeps only those of the registered agents and tools (memory, llm and the
+    orchestrator always run); ``replicas`` runs that many instances of a service; ``env`` adds
+    settings per process; ``config`` replaces the generated models file (``{fake}`` is the fake
+    provider's URL). Redis keeps an append-only file so a test can kill and restart it.
+    """
     home.mkdir(parents=True, exist_ok=True)
     ensure_keys(home)
     admin_key = ensure_admin_key(home)
     ports = {name: free_port() for name in DEFAULT_PORTS}
     redis_port, llm_port = free_port(), free_port()
-    redis_proc = start_redis(redis_port)
+    redis_proc = start_redis(redis_port, home / "redis")
     fake = start_fake_openai(llm_port, provider_latency_ms)
     fake_url = f"http://127.0.0.1:{llm_port}/v1"
-    if local_model:
-        config = _config(home / "meshline.yaml", f"http://127.0.0.1:{ports['local-model']}/v1", "openai/smollm2")
+    if config is not None:
+        models = home / "meshline.yaml"
+        models.write_text(config.replace("{fake}", fake_url))
+    elif local_model:
+        models = _config(home / "meshline.yaml", f"http://127.0.0.1:{ports['local-model']}/v1", "openai/smollm2")
     else:
-        config = _config(home / "meshline.yaml", fake_url, "openai/fake-model")
+        models = _config(home / "meshline.yaml", fake_url, "openai/fake-model")
     specs = service_specs(
         f"redis://127.0.0.1:{redis_port}/0",
         admin_key,
         home,
         use_local_model=local_model,
         ports=ports,
-        extra_env={"MESHLINE_LLM_CONFIG": str(config)},
+        extra_env={"MESHLINE_LLM_CONFIG": str(models)},
     )
+    if services is not None:
+        specs = [s for s in specs if not s.register or s.name in services]
+    for spec in specs:
+        spec.env.update((env or {}).get(spec.name, {}))
+    specs = [
+        replica
+        for spec in specs
+        for replica in [spec, *(_replica(spec, n) for n in range(2, (replicas or {}).get(spec.name, 1) + 1))]
+    ]
     supervisor = Supervisor(home / "logs")
+    mesh: TestMesh | None = None
     try:
         for spec in specs:
             supervisor.start(spec)
@@ -87,9 +154,14 @@ def run_test_mesh(home: Path, provider_latency_ms: float = 0.0, *, local_model: 
             supervisor.wait_ready(spec, READY_TIMEOUT_S)
         orchestrator = next(s for s in specs if s.name == "orchestrator")
         api_key = register_agents_and_mint_key(orchestrator.url, admin_key, [s for s in specs if s.register])
-        yield TestMesh(orchestrator.url, api_key, admin_key, home, fake_url, supervisor, {s.name: s for s in specs})
+        mesh = TestMesh(
+            orchestrator.url, api_key, admin_key, home, fake_url, supervisor, {s.name: s for s in specs}, redis_port
+        )
+        mesh.redis_proc = redis_proc
+        yield mesh
     finally:
         supervisor.stop_all()
-        for proc in (fake, redis_proc):
-            proc.terminate()
-            proc.wait(timeout=10)
+        for proc in (fake, mesh.redis_proc if mesh is not None else redis_proc):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)

@@ -1,0 +1,39 @@
+"""The chaos suite: real processes are killed, hung and restarted under load; users must not notice more than they must.
+
+Scenarios (issue 6): a replica lost, an agent down, its recovery, a misbehaving provider,
+Redis lost and back, an agent that never answers. Loads are bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from meshline.testing import chaos
+from meshline.testing.mesh import TestMesh
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
+
+
+async def test_a_losing_one_of_two_replicas_mid_load_fails_no_request(chaos_mesh: TestMesh) -> None:
+    result = await chaos.replica_loss(chaos_mesh, requests=300, concurrency=16)
+    assert result["requests"] == 300
+    assert result["errors"] == 0, result
+
+
+async def test_b_a_dead_agent_opens_its_breaker_and_its_chats_get_the_fallback(chaos_mesh: TestMesh) -> None:
+    result = await chaos.agent_down(chaos_mesh, requests=60, concurrency=4)
+    assert result["errors"] == 0, result  # never a bare error: every chat is answered
+    assert result["fallbacks"] == result["requests"], result
+    assert result["max_ms"] < result["deadline_ms"], result
+    # Opened within the configured failures: the minimum calls, give or take those in flight.
+    assert result["calls_before_open"] <= chaos.BREAKER_MIN_CALLS + 4, result
+    assert result["other_errors"] == 0, result
+    before, during = result["other_before"]["p50_ms"], result["other_during"]["p50_ms"]
+    assert during <= before * 1.25 + 10, result  # +10 ms: one timer tick on a shared 2-core machine
+
+
+async def test_c_the_restarted_agent_gets_its_traffic_back_after_one_probe(chaos_mesh: TestMesh) -> None:
+    result = await chaos.recovery(chaos_mesh)
+    assert result["recovered_after_s"] <= result["bound_s"], result
+    assert result["breaker_after"] == "closed", result
+    assert result["errors_while_recovering"] == 0 and result["errors_after"] == 0, result
