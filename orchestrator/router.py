@@ -70,7 +70,7 @@ class RoutePlan:
 @dataclass
 class RouterConfig:
     default_agent: str = "general"
-    threshold: float = 0.6
+    threshold: float = 0.7
     k: int = 10
     temperature: float = 0.05
     min_similarity: float = 0.3  # below this nothing is close: the examples do not vote at all

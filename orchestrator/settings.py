@@ -28,7 +28,7 @@ class OrchestratorSettings(ServiceSettings):
     default_agent: str = "general"
     health_interval_s: float = Field(default=5.0, gt=0)
     route_threshold: float = Field(
-        default=0.6, ge=0.0, le=1.0, description="Example-vote confidence at which the LLM is not asked."
+        default=0.7, ge=0.0, le=1.0, description="Example-vote confidence at which the LLM is not asked."
     )
     route_k: int = Field(default=10, ge=1, le=100, description="Nearest routing examples that vote.")
     route_temperature: float = Field(default=0.05, gt=0, description="Vote weight exp((sim - best) / T).")

@@ -7,17 +7,17 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from meshline.memory.embeddings import LocalEmbedder
-from meshline.orchestrator.routing_embedder import RouteEmbedder
+from meshline.orchestrator.routing_embedder import RouteEmbedder, TracedMiniLM
 
 
 @pytest.fixture(scope="session")
-def minilm() -> LocalEmbedder:
-    return LocalEmbedder()
+def minilm() -> TracedMiniLM:
+    """The router's own MiniLM (what the orchestrator loads for ``route_embedding_model=local``)."""
+    return TracedMiniLM()
 
 
 @pytest.fixture
-def route_embedder(minilm: LocalEmbedder) -> RouteEmbedder:
+def route_embedder(minilm: TracedMiniLM) -> RouteEmbedder:
     return RouteEmbedder("local", minilm)
 
 
