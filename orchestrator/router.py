@@ -5,7 +5,8 @@ batch. The ``k`` nearest examples vote, weighted by similarity; the winner's sha
 is the confidence. At or above the threshold the examples decide (no LLM call). Below it the
 LLM layer chooses among the agents' descriptions; an unusable answer falls back to the default
 agent. A follow-up stays with the thread's previous agent unless the examples clearly place it
-elsewhere, and a message whose parts confidently belong to different agents is fanned out.
+elsewhere and it does not refer back to the conversation ("when will it arrive?"); a message
+whose parts confidently belong to different agents is fanned out.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ log = logging.getLogger("meshline.orchestrator.router")
 _SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*[,;]?\s+\b(?:and also|and then|and|also|plus)\s+(?=\w)", re.IGNORECASE)
 MIN_PART_WORDS = 3
 MAX_PARTS = 4
+# Words that point back at the conversation ("when will *it* arrive?"): such a message continues
+# the thread's topic, however confidently its words alone match another agent's examples.
+_REFERS_BACK = re.compile(r"\b(?:it|its|that|this|these|those|them|they)\b", re.IGNORECASE)
 
 
 def split_intents(message: str) -> list[str]:
@@ -40,6 +44,11 @@ def split_intents(message: str) -> list[str]:
     if len(parts) < 2 or any(len(p.split()) < MIN_PART_WORDS for p in parts):
         return [message.strip()]
     return parts[:MAX_PARTS]
+
+
+def refers_back(message: str) -> bool:
+    """Whether the message leans on the previous turn (a pronoun standing for what was discussed)."""
+    return _REFERS_BACK.search(message) is not None
 
 
 def vote(neighbours: Sequence[Neighbour], temperature: float) -> tuple[str | None, float, float]:
@@ -147,7 +156,8 @@ class Router:
 
     def _single(self, message: str, best: str | None, confidence: float, previous: str | None) -> RoutePlan | None:
         if previous is not None:
-            if best is not None and best != previous and confidence >= self.config.switch_confidence:
+            leaves = best is not None and best != previous and confidence >= self.config.switch_confidence
+            if leaves and not refers_back(message):
                 return self._plan([best], "examples", confidence, message)
             if best == previous and confidence >= self.config.threshold:
                 return self._plan([best], "examples", confidence, message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from meshline.agents.assistant.profile import load_profile
+from meshline.agents.retrieval.manifest import manifest as knowledge_manifest
 from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.route_index import RouteIndex
 from meshline.orchestrator.router import Router, RouterConfig
@@ -46,3 +48,9 @@ AGENTS = [COMMERCE, ACCOUNT, GENERAL]
 def make_router(embedder: RouteEmbedder, redis: object, llm: LlmChooser | None = None, **config: float) -> Router:
     index = RouteIndex(redis, embedder.embed, "local", 50)  # type: ignore[arg-type]
     return Router(index, embedder, RouterConfig(**config), llm)  # type: ignore[arg-type]
+
+
+def default_manifests() -> list[Manifest]:
+    """The agents `meshline up` routes among, with the examples they ship."""
+    profiles = [load_profile(name).manifest("test") for name in ("general", "commerce", "account")]
+    return [*profiles, knowledge_manifest("test", "knowledge")]

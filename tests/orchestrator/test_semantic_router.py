@@ -9,7 +9,7 @@ import respx
 from meshline.orchestrator.routing_embedder import RouteEmbedder
 from meshline.orchestrator.routing_llm import LlmChooser
 from meshline.resilience.client import ServiceClient
-from tests.orchestrator.routing_fixtures import AGENTS, make_router
+from tests.orchestrator.routing_fixtures import AGENTS, default_manifests, make_router
 
 LLM = "http://llm.test"
 UNSURE = 1.01  # a threshold no vote reaches: every message goes to the LLM stage
@@ -83,6 +83,25 @@ async def test_a_follow_up_stays_with_the_previous_agent(route_embedder: RouteEm
     # ...unless the message clearly belongs elsewhere.
     elsewhere = await router.decide("I forgot my password", AGENTS, previous="commerce", token="t")
     assert (elsewhere.decision.agents, elsewhere.decision.method) == (["account"], "examples")
+    # A message that points back at the conversation stays, however sure the examples are.
+    assert (await router.decide("I forgot my password for it", AGENTS, previous="commerce")).decision.agents == [
+        "commerce"
+    ]
+
+
+async def test_follow_ups_stay_with_the_default_agents_too(
+    route_embedder: RouteEmbedder, aredis: aioredis.Redis
+) -> None:
+    # The shipped examples send "when will my purchase arrive?" to the knowledge agent (delivery
+    # times are policy); in a thread about an order, the follow-up must stay with commerce.
+    router = make_router(route_embedder, aredis)
+    agents = default_manifests()
+    alone = await router.decide("when will my purchase arrive?", agents)
+    assert alone.decision.agents == ["knowledge"]
+    follow_up = await router.decide("and when will it arrive?", agents, previous="commerce")
+    assert (follow_up.decision.agents, follow_up.decision.method) == (["commerce"], "sticky")
+    switch = await router.decide("what payment methods do you accept?", agents, previous="commerce")
+    assert (switch.decision.agents, switch.decision.method) == (["knowledge"], "examples")
 
 
 async def test_several_requests_for_different_agents_fan_out(
