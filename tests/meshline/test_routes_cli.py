@@ -106,3 +106,28 @@ def test_eval_fit_and_reset_against_a_running_orchestrator(mesh: str, tmp_path: 
     Path(labels).write_text(json.dumps({"track_order": "billing", "cancel_order": "billing", "greeting": "x"}))
     result = runner.invoke(build_app(), ["routes", "fit", data, "--labels", labels, "--url", mesh])
     assert result.exit_code == 1 and "not registered agents: billing, x" in result.stderr
+
+
+@pytest.fixture
+def unsure_mesh(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """The same mesh where no example is close enough to vote: every message goes to the LLM stage."""
+    monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ROUTE_THRESHOLD", "1.0")
+    monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ROUTE_MIN_SIMILARITY", "0.99")
+    return str(request.getfixturevalue("mesh"))
+
+
+def test_eval_with_the_llm_stage_when_a_model_is_configured(unsure_mesh: str, tmp_path: Path) -> None:
+    # The fake provider echoes the message it is given, so a message carrying a JSON choice
+    # scripts a valid answer; the others come back as prose, which the router must not trust.
+    rows = [*ROWS, ('route me {""agent"": ""commerce""}', "track_order")]
+    data, labels = labelled(tmp_path, rows)
+    result = CliRunner().invoke(
+        build_app(), ["routes", "eval", data, "--labels", labels, "--json", "--url", unsure_mesh]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["llm_fallback_rate"] == 1.0 and report["decided_without_llm"] == 0.0
+    assert report["below_threshold_share"] == 1.0
+    # Prose answers fall back to general (right for the greeting only); the JSON one picks commerce.
+    assert report["confusion"] == {"commerce": {"commerce": 1, "general": 2}, "general": {"general": 1}}
+    assert report["accuracy"] == 0.5 and 0 < report["p50_ms"] <= report["p99_ms"]
