@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
+from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
@@ -30,11 +31,6 @@ log = logging.getLogger("meshline.orchestrator.dispatch")
 OnDelta = Callable[[str, str], Awaitable[None] | None]
 OnTool = Callable[[str, ToolCallRecord], Awaitable[None] | None]
 INFRASTRUCTURE = ("llm", "memory")
-# A side-effecting call an agent asked the user to confirm, per thread and agent. Kept in Redis
-# (not in the agent) so a crash of either process between the question and the "yes" loses
-# nothing; it expires so a forgotten question cannot be confirmed days later.
-PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
-PENDING_TTL_S = 3600
 # A replica that died under a call: its stream broke, or ended without a result.
 REPLICA_LOST = frozenset({STREAM_BROKEN, "incomplete_stream"})
 
@@ -76,6 +72,7 @@ class AgentCaller:
         self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis), metrics=metrics)
         self.bulkhead = bulkhead or Bulkhead(metrics=metrics)
         self.fallback = fallback or FallbackPolicy()
+        self.pending = PendingCalls(registry.redis)
         self.metrics = metrics
 
     async def status(self, agent: str) -> AgentStatus:
@@ -100,18 +97,11 @@ class AgentCaller:
         return bindings
 
     async def _with_tools(self, agent: str, uses: list[str], task: AgentTask, pending_key: str) -> AgentTask:
-        pending = await self.registry.redis.get(pending_key)
+        pending = await self.pending.get(pending_key)
         metadata = {**task.metadata}
         if pending is not None:
-            metadata["pending"] = json.loads(pending)
+            metadata["pending"] = pending
         return task.model_copy(update={"tools": await self.tool_bindings(agent, uses), "metadata": metadata})
-
-    async def _keep_pending(self, pending_key: str, result: AgentResult) -> None:
-        pending = result.metadata.get("pending")
-        if pending:
-            await self.registry.redis.set(pending_key, json.dumps(pending), ex=PENDING_TTL_S)
-        else:  # answered, confirmed, cancelled or moved on: the question is closed
-            await self.registry.redis.delete(pending_key)
 
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
@@ -149,13 +139,14 @@ class AgentCaller:
     async def _attempt(
         self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> AgentResult:
-        pending_key = PENDING_KEY.format(tenant=tenant, user=user, thread=task.thread_id, agent=agent)
+        pending_key = self.pending.key(tenant, user, task.thread_id, agent)
         manifest = await self.registry.manifest(agent)  # read once per call: tools and token need it
         uses = manifest.uses if manifest else []
         task = await self._with_tools(agent, uses, task, pending_key)
         token = self.token_for(agent, uses, tenant, user)
         result = await self._invoke(agent, task, token, on_delta, on_tool)
-        await self._keep_pending(pending_key, result)
+        # Answered, confirmed, cancelled or moved on: without a new question the old one is closed.
+        await self.pending.put(pending_key, result.metadata.get("pending"))
         return result
 
     async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:

@@ -10,6 +10,8 @@ import time
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
+from meshline.resilience.last_known import LastKnown
+
 KEY_PREFIX = "ml_"
 SCOPES = frozenset({"chat", "ingest", "admin"})
 _REDIS_KEY = "meshline:apikeys:{digest}"
@@ -32,6 +34,8 @@ def _digest(key: str) -> str:
 class ApiKeyStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        # Keys seen while Redis answered keep working through a Redis outage (chat goes on).
+        self._known: LastKnown[ApiKeyRecord | None] = LastKnown("API keys")
 
     async def create(
         self, *, tenant: str, scopes: list[str], user: str | None = None, name: str = ""
@@ -43,8 +47,13 @@ class ApiKeyStore:
         return key, record
 
     async def lookup(self, key: str) -> ApiKeyRecord | None:
-        raw = await self.redis.get(_REDIS_KEY.format(digest=_digest(key)))
-        return None if raw is None else ApiKeyRecord.model_validate_json(raw)
+        digest = _digest(key)
+
+        async def fetch() -> ApiKeyRecord | None:
+            raw = await self.redis.get(_REDIS_KEY.format(digest=digest))
+            return None if raw is None else ApiKeyRecord.model_validate_json(raw)
+
+        return await self._known.read(digest, fetch)
 
 
 def is_admin_key(candidate: str, admin_key: str | None) -> bool:

@@ -26,9 +26,12 @@ from meshline.contracts.manifest import Protocol as ToolProtocol
 from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, Unprocessable
 from meshline.orchestrator.mcp_registration import McpRegistrar
 from meshline.resilience.client import ServiceClient
+from meshline.resilience.last_known import LastKnown
 
 log = logging.getLogger("meshline.registry")
 MANIFESTS = "meshline:registry:manifests"
+# Set with the first registration; its absence means Redis lost its data (restarted empty).
+EPOCH = "meshline:registry:epoch"
 INSTANCES = "meshline:registry:instances:{name}"
 PROBE_TIMEOUT_S = 2.0
 
@@ -71,6 +74,10 @@ class AgentIndex(Protocol):
 class ServiceRegistry:
     def __init__(self, redis: Redis, client: ServiceClient, index: AgentIndex | None = None) -> None:
         self._outstanding: dict[str, int] = {}
+        # The registry as last read: routing and dispatch go on through a Redis outage.
+        self._manifests: LastKnown[Manifest | None] = LastKnown("service manifests")
+        self._instances: LastKnown[list[Instance]] = LastKnown("service instances")
+        self._names: LastKnown[list[str]] = LastKnown("service names")
         self.redis = redis
         self.client = client
         self.index = index
@@ -149,6 +156,7 @@ class ServiceRegistry:
             )
         instance = Instance(url=url, healthy=True, checked_at=time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.setnx(EPOCH, str(time.time()))
             pipe.hset(MANIFESTS, manifest.name, manifest.model_dump_json())
             pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json(exclude={"in_flight"}))
             await pipe.execute()
@@ -159,12 +167,18 @@ class ServiceRegistry:
         return entry
 
     async def manifest(self, name: str) -> Manifest | None:
-        raw = await self.redis.hget(MANIFESTS, name)
-        return None if raw is None else Manifest.model_validate_json(raw)
+        async def fetch() -> Manifest | None:
+            raw = await self.redis.hget(MANIFESTS, name)
+            return None if raw is None else Manifest.model_validate_json(raw)
+
+        return await self._manifests.read(name, fetch)
 
     async def instances(self, name: str) -> list[Instance]:
-        raw = await self.redis.hgetall(INSTANCES.format(name=name))
-        instances = (Instance.model_validate_json(v) for v in raw.values())
+        async def fetch() -> list[Instance]:
+            raw = await self.redis.hgetall(INSTANCES.format(name=name))
+            return [Instance.model_validate_json(v) for v in raw.values()]
+
+        instances = await self._instances.read(name, fetch)
         return sorted(
             (i.model_copy(update={"in_flight": self._outstanding.get(i.url, 0)}) for i in instances),
             key=lambda i: i.url,
@@ -183,8 +197,17 @@ class ServiceRegistry:
             instances=await self.instances(name),
         )
 
+    async def names(self) -> list[str]:
+        async def fetch() -> list[str]:
+            names = sorted(_text(n) for n in await self.redis.hkeys(MANIFESTS))
+            if not names and await self.restore_if_lost():
+                names = sorted(_text(n) for n in await self.redis.hkeys(MANIFESTS))
+            return names
+
+        return await self._names.read("all", fetch)
+
     async def list(self, kind: str | None = None) -> list[ServiceEntry]:
-        names = sorted(n.decode() if isinstance(n, bytes) else n for n in await self.redis.hkeys(MANIFESTS))
+        names = await self.names()
         entries = [e for e in [await self.get(n) for n in names] if e is not None]
         return [e for e in entries if kind is None or e.kind == kind]
 
@@ -227,9 +250,37 @@ class ServiceRegistry:
         finally:
             self._outstanding[url] -= 1
 
+    async def restore_if_lost(self) -> bool:
+        """Write back this process's last known registry when Redis came back without its data.
+
+        A Redis restarted without persistence forgets every registration; the services are
+        still running, and this orchestrator still knows them. (An admin who deregisters
+        everything leaves the epoch in place, so that is not undone here.)
+        """
+        if await self.redis.exists(EPOCH):
+            return False
+        last_names = set(self._names.known().get("all", []))  # as last listed: none removed since
+        manifests = {n: m for n, m in self._manifests.known().items() if m is not None and n in last_names}
+        if not manifests:
+            return False
+        instances = self._instances.known()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.setnx(EPOCH, str(time.time()))
+            for name, manifest in manifests.items():
+                pipe.hset(MANIFESTS, str(name), manifest.model_dump_json())
+                for instance in instances.get(name, []):
+                    pipe.hset(
+                        INSTANCES.format(name=name), instance.url, instance.model_dump_json(exclude={"in_flight"})
+                    )
+            await pipe.execute()
+        log.warning("redis lost the registry: restored %d services from this orchestrator", len(manifests))
+        for manifest in manifests.values():
+            await self._notify(manifest)
+        return True
+
     async def check_all(self) -> None:
         """Probe every instance once and record the result."""
-        for name in [n.decode() if isinstance(n, bytes) else n for n in await self.redis.hkeys(MANIFESTS)]:
+        for name in await self.names():
             manifest = await self.manifest(name)
             for instance in await self.instances(name):
                 problem = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
@@ -256,3 +307,7 @@ class ServiceRegistry:
                 log.exception("health check round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

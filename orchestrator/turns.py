@@ -28,15 +28,15 @@ from meshline.contracts.chat import (
     ThreadView,
     ToolEvent,
 )
-from meshline.errors import Conflict, DeadlineExceeded, NotFound
+from meshline.errors import DeadlineExceeded, NotFound
 from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.graph import new_turn_input
 from meshline.orchestrator.registry import ServiceRegistry
+from meshline.orchestrator.thread_locks import ThreadLocks
 from meshline.service.context import current_context
 
 TurnEvent = RouteEvent | DeltaEvent | ToolEvent | DoneEvent
 ANONYMOUS = "anonymous"
-LOCK_KEY = "meshline:thread-lock:{key}"
 
 
 def thread_key(principal: Principal, thread_id: str, user: str | None) -> str:
@@ -55,6 +55,7 @@ class TurnRunner:
         self.registry = registry
         self.redis = redis
         self.default_timeout_s = default_timeout_s
+        self.locks = ThreadLocks(redis)
 
     def _config(self, principal: Principal, thread_id: str, user: str | None) -> RunnableConfig:
         return {
@@ -89,27 +90,21 @@ class TurnRunner:
             existing = await self.graph.aget_state(config)
             if not existing.values:
                 turn_input["messages"] = [m.model_dump(exclude_none=True) for m in seed] + turn_input["messages"]
-        lock = self.redis.lock(
-            LOCK_KEY.format(key=config["configurable"]["thread_id"]), timeout=budget + 30, blocking_timeout=budget
-        )
         final: dict[str, Any] = {}
-        if not await lock.acquire():
-            raise Conflict("another turn on this thread is still running", code="thread_busy", retryable=True)
-        try:
-            async with asyncio.timeout(max(0.0, ctx.deadline - time.time())):
-                # One checkpoint write per turn ("exit"), not one per node: a third less orchestrator
-                # CPU per turn. An error still saves the turn; only a hard crash mid-turn loses it.
-                async for mode, payload in self.graph.astream(
-                    turn_input, config, stream_mode=["custom", "values"], durability="exit"
-                ):
-                    if mode == "custom":
-                        yield self._event(thread_id, cast(dict[str, Any], payload))
-                    else:
-                        final = cast(dict[str, Any], payload)
-        except TimeoutError as exc:
-            raise DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout") from exc
-        finally:
-            await lock.release()
+        async with self.locks.hold(config["configurable"]["thread_id"], budget):
+            try:
+                async with asyncio.timeout(max(0.0, ctx.deadline - time.time())):
+                    # One checkpoint write per turn ("exit"), not one per node: a third less orchestrator
+                    # CPU per turn. An error still saves the turn; only a hard crash mid-turn loses it.
+                    async for mode, payload in self.graph.astream(
+                        turn_input, config, stream_mode=["custom", "values"], durability="exit"
+                    ):
+                        if mode == "custom":
+                            yield self._event(thread_id, cast(dict[str, Any], payload))
+                        else:
+                            final = cast(dict[str, Any], payload)
+            except TimeoutError as exc:
+                raise DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout") from exc
         yield DoneEvent(response=self._response(thread_id, final))
 
     @staticmethod

@@ -349,3 +349,99 @@ async def recovery(mesh: TestMesh, interval_s: float = 0.2) -> dict[str, Any]:
         "after": latency(after),
         "errors_after": sum(1 for o in after if not o.ok),
     }
+
+
+async def provider_calls(mesh: TestMesh) -> dict[str, int]:
+    """Chat completions the fake provider has seen so far, per model."""
+    counts: dict[str, int] = {}
+    for body in await asyncio.to_thread(mesh.provider_requests):
+        model = str(body.get("model", ""))
+        counts[model] = counts.get(model, 0) + 1
+    return counts
+
+
+async def provider_outage(mesh: TestMesh, mode: str, requests: int = 20, concurrency: int = 4) -> dict[str, Any]:
+    """Scenario d: the primary model answers ``mode`` (429, 500 or hang); the backup model answers instead."""
+    seen = await provider_calls(mesh)
+    await asyncio.to_thread(mesh.provider, "/_behave", "POST", model="primary-model", mode=mode)
+    try:
+        async with Chat(mesh, concurrency) as chat:
+            outcomes = await chat.load("general", requests, concurrency, timeout_s=TURN_TIMEOUT_S)
+    finally:
+        await asyncio.to_thread(mesh.provider, "/_behave", "POST", model="primary-model", mode="ok")
+    now = await provider_calls(mesh)
+    return {
+        "mode": mode,
+        "requests": len(outcomes),
+        "errors": sum(1 for o in outcomes if not o.ok),
+        "error_details": sorted({o.detail for o in outcomes if not o.ok})[:3],
+        "primary_calls": now.get("primary-model", 0) - seen.get("primary-model", 0),
+        "backup_calls": now.get("fake-model", 0) - seen.get("fake-model", 0),
+        "max_ms": round(1000 * max_seconds(outcomes), 1),
+        "deadline_ms": TURN_TIMEOUT_S * 1000,
+        **latency(outcomes),
+    }
+
+
+async def slow_agent(mesh: TestMesh, requests: int = 8, timeout_s: float = 4.0) -> dict[str, Any]:
+    """Scenario f: an agent whose every answer takes forever; its turns end at their deadline,
+    the other agents keep their pace, and nothing is left waiting afterwards."""
+    async with Chat(mesh, 8) as chat:
+        other_before = await chat.load("general", 30, 2)
+        await asyncio.to_thread(mesh.provider, "/_behave", "POST", model="slow-model", mode="hang")
+        try:
+            slow, other_during = await asyncio.gather(
+                chat.load(SLOW_AGENT, requests, 4, timeout_s=timeout_s), chat.load("general", 30, 2)
+            )
+        finally:
+            await asyncio.to_thread(mesh.provider, "/_behave", "POST", model="slow-model", mode="ok")
+
+    async def nothing_left() -> bool:
+        hanging = (await asyncio.to_thread(mesh.provider, "/_hanging"))["hanging"]
+        return hanging == 0 and (await services(mesh))[SLOW_AGENT]["in_flight"] == 0
+
+    try:
+        drained_after = round(await wait_for(nothing_left, 10), 2)
+    except TimeoutError:
+        drained_after = -1.0
+    return {
+        "requests": len(slow),
+        "answered": sum(1 for o in slow if o.status == 200),
+        "degraded": sum(1 for o in slow if o.degraded),
+        "max_ms": round(1000 * max_seconds(slow), 1),
+        "deadline_ms": timeout_s * 1000,
+        "other_before": latency(other_before),
+        "other_during": latency(other_during),
+        "other_errors": sum(1 for o in other_during if not o.ok),
+        "drained_after_s": drained_after,
+    }
+
+
+async def redis_outage(
+    mesh: TestMesh, requests: int = 200, concurrency: int = 4, down_s: float = 3.0
+) -> dict[str, Any]:
+    """Scenario e: Redis dies under load and comes back; chat answers throughout, state resynchronises."""
+    marks: dict[str, float] = {}
+
+    async def outage() -> None:
+        marks["killed"] = time.monotonic()
+        await asyncio.to_thread(mesh.kill_redis)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(mesh.start_redis)
+        marks["restarted"] = time.monotonic()
+
+    async with Chat(mesh, concurrency) as chat:
+        outcomes = await chat.load("general", requests, concurrency, at={requests // 4: outage})
+    during = [o for o in outcomes if marks["killed"] <= o.started <= marks["restarted"]]
+    listed = await services(mesh)
+    return {
+        "requests": len(outcomes),
+        "errors": sum(1 for o in outcomes if o.status != 200),
+        "degraded": sum(1 for o in outcomes if o.degraded),
+        "error_details": sorted({o.detail for o in outcomes if not o.ok})[:3],
+        "during_outage": len(during),
+        "during_outage_ok": sum(1 for o in during if o.ok),
+        "services_after": sorted(listed),
+        "breakers_after": {name: s.get("breaker") for name, s in listed.items() if s["kind"] == "agent"},
+        **latency(outcomes),
+    }

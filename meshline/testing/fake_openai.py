@@ -66,7 +66,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     @app.post("/_behave")
     async def behave(model: str, mode: str = "ok") -> dict[str, str]:
         """Script one model's outage until told otherwise: ``429``, ``500``, ``hang`` or ``ok``."""
-        if mode not in OUTAGES and mode != "ok":
+        if mode not in {*OUTAGES, "hang", "ok"}:
             raise HTTPException(400, f"unknown mode {mode!r}")
         app.state.behaviour[model] = mode
         return {"model": model, "mode": mode}

@@ -351,7 +351,7 @@ async def test_broken_stream_is_an_upstream_error(client: ServiceClient, url: st
             async for line in response.aiter_lines():
                 received.append(line)
     assert received == ["line 0", "line 1", "line 2"]
-    assert caught.value.code == "upstream_error"
+    assert caught.value.code == "stream_broken"
     assert "broke" in caught.value.detail
 
 

@@ -1,0 +1,56 @@
+"""Side-effecting calls an agent asked the user to confirm, per thread and agent.
+
+Kept in Redis, not in the agent, so that a crash of either process between the question and
+the "yes" loses nothing; they expire so that a forgotten question cannot be confirmed days
+later. While Redis is unreachable they are kept in this process instead, so a confirmation
+asked during an outage can still be answered on the same orchestrator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from meshline.resilience.last_known import REDIS_DOWN
+
+log = logging.getLogger("meshline.orchestrator.pending")
+PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
+PENDING_TTL_S = 3600
+
+
+class PendingCalls:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._local: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (expires at, call)
+
+    @staticmethod
+    def key(tenant: str, user: str, thread: str, agent: str) -> str:
+        return PENDING_KEY.format(tenant=tenant, user=user, thread=thread, agent=agent)
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = await self.redis.get(key)
+        except REDIS_DOWN as exc:
+            log.warning("pending confirmations read locally: redis unavailable (%s)", exc)
+            raw = None
+        if raw is not None:
+            return dict(json.loads(raw))
+        expires, call = self._local.get(key, (0.0, {}))  # asked while redis was down
+        return call if expires > time.time() else None
+
+    async def put(self, key: str, call: dict[str, Any] | None) -> None:
+        """Keep ``call`` as the question open on this thread, or close it with None."""
+        self._local.pop(key, None)
+        try:
+            if call:
+                await self.redis.set(key, json.dumps(call), ex=PENDING_TTL_S)
+            else:
+                await self.redis.delete(key)
+        except REDIS_DOWN as exc:
+            log.warning("pending confirmation kept locally: redis unavailable (%s)", exc)
+            if call:
+                self._local[key] = (time.time() + PENDING_TTL_S, call)

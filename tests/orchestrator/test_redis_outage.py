@@ -1,0 +1,104 @@
+"""Redis dies: the orchestrator's chat path goes on with what it last read, and returns to Redis after."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from meshline.contracts.manifest import Manifest
+from meshline.errors import Conflict, ServiceUnavailable
+from meshline.orchestrator.keys import ApiKeyStore
+from meshline.orchestrator.pending import PendingCalls
+from meshline.orchestrator.registry import EPOCH, INSTANCES, MANIFESTS, Instance, ServiceRegistry
+from meshline.orchestrator.thread_locks import ThreadLocks
+from meshline.resilience.client import ServiceClient
+from meshline.testing.redis_process import free_port, start_redis
+
+
+class Outage:
+    """A private redis-server that a test can kill and bring back on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = start_redis(self.port)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.proc = start_redis(self.port)
+
+
+@pytest.fixture
+def outage() -> Iterator[Outage]:
+    server = Outage()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+async def redis(outage: Outage) -> AsyncIterator[Redis]:
+    client = Redis.from_url(f"redis://127.0.0.1:{outage.port}/0", socket_connect_timeout=1, socket_timeout=2)
+    yield client
+    await client.aclose()
+
+
+async def test_registry_reads_serve_the_last_known_state_while_redis_is_down(outage: Outage, redis: Redis) -> None:
+    http = ServiceClient()
+    registry = ServiceRegistry(redis, http)
+    await redis.set(EPOCH, "1")
+    await redis.hset(MANIFESTS, "general", Manifest(name="general", kind="agent").model_dump_json())
+    await redis.hset(INSTANCES.format(name="general"), "http://a:1", Instance(url="http://a:1").model_dump_json())
+    try:
+        assert [e.name for e in await registry.list()] == ["general"]
+        assert await registry.pick("general") == "http://a:1"
+        outage.kill()
+        assert [e.name for e in await registry.list(kind="agent")] == ["general"]
+        assert await registry.pick("general") == "http://a:1"
+        with pytest.raises(ServiceUnavailable) as never_read:
+            await registry.manifest("commerce")  # never read before the outage: an honest 503
+        assert never_read.value.code == "state_unavailable"
+        outage.restart()  # empty: this redis keeps nothing on disk
+        assert [e.name for e in await registry.list()] == ["general"]  # written back on the first read
+        assert await redis.hkeys(MANIFESTS) == [b"general"]
+        assert [i.url for i in await registry.instances("general")] == ["http://a:1"]
+        await registry.remove("general")
+        assert not await registry.restore_if_lost(), "deregistering everything is not undone"
+    finally:
+        await http.aclose()
+
+
+async def test_known_api_keys_keep_working_through_an_outage(outage: Outage, redis: Redis) -> None:
+    keys = ApiKeyStore(redis)
+    key, record = await keys.create(tenant="acme", scopes=["chat"], user="alice")
+    assert await keys.lookup(key) == record
+    outage.kill()
+    assert await keys.lookup(key) == record
+    with pytest.raises(ServiceUnavailable):
+        await keys.lookup("ml_never-seen")
+
+
+async def test_thread_locks_fall_back_to_this_process(outage: Outage, redis: Redis) -> None:
+    locks = ThreadLocks(redis)
+    outage.kill()
+    async with locks.hold("acme:alice:t1", budget_s=1):
+        with pytest.raises(Conflict):
+            async with locks.hold("acme:alice:t1", budget_s=0.1):
+                pass
+        async with locks.hold("acme:alice:t2", budget_s=0.1):  # other threads are not held up
+            pass
+
+
+async def test_a_question_asked_during_an_outage_can_be_confirmed_after_it(outage: Outage, redis: Redis) -> None:
+    pending = PendingCalls(redis)
+    key = pending.key("acme", "alice", "t1", "commerce")
+    outage.kill()
+    await pending.put(key, {"tool": "cancel_order", "arguments": {"order_id": 1042}})
+    assert await pending.get(key) == {"tool": "cancel_order", "arguments": {"order_id": 1042}}
+    outage.restart()
+    assert await pending.get(key) == {"tool": "cancel_order", "arguments": {"order_id": 1042}}
+    await pending.put(key, None)  # confirmed: closed everywhere
+    assert await pending.get(key) is None
