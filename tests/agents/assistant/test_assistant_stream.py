@@ -155,7 +155,7 @@ async def test_broken_llm_connection_mid_stream_becomes_an_error_event(
 
     assert [e.event for e in events] == ["delta", "error"]
     problem = ProblemDetails.model_validate_json(events[-1].data)
-    assert (problem.status, problem.code, problem.retryable) == (502, "upstream_error", True)
+    assert (problem.status, problem.code, problem.retryable) == (502, "stream_broken", True)
 
 
 async def test_llm_failure_before_the_first_token_is_a_plain_problem(
