@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,7 +173,7 @@ class Chat:
         requests: int,
         concurrency: int,
         *,
-        at: dict[int, Callable[[], Awaitable[None]]] | None = None,
+        at: dict[int, Callable[[], Coroutine[Any, Any, None]]] | None = None,
         timeout_s: float | None = None,
     ) -> list[Outcome]:
         """``requests`` chats, ``concurrency`` at a time; ``at[n]`` runs once n chats have finished."""
