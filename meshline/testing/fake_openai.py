@@ -39,6 +39,25 @@ def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
 
+def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    return sum(_tokens(str(m.get("content", ""))) for m in messages)
+
+
+def context_length_exceeded(model: str, window: int, prompt_tokens: int) -> JSONResponse:
+    """OpenAI's answer to a prompt longer than the model's context window (litellm maps it by its code)."""
+    message = (
+        f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+        f"{prompt_tokens} tokens. Please reduce the length of the messages."
+    )
+    error = {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    return JSONResponse({"error": error}, status_code=400)
+
+
 def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app = FastAPI(title="fake openai")
     app.state.requests = []
@@ -70,6 +89,17 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             raise HTTPException(400, f"unknown mode {mode!r}")
         app.state.behaviour[model] = mode
         return {"model": model, "mode": mode}
+
+    app.state.context_windows = {}  # model -> context window in (whitespace) tokens, see /_context_window
+
+    @app.post("/_context_window")
+    async def context_window(model: str, tokens: int = 0) -> dict[str, Any]:
+        """Give one model a context window: longer prompts get OpenAI's 400 ``context_length_exceeded``; 0 lifts it."""
+        if tokens > 0:
+            app.state.context_windows[model] = tokens
+        else:
+            app.state.context_windows.pop(model, None)
+        return {"model": model, "tokens": tokens}
 
     app.state.scripts = {}  # tool name -> scripted turns (meshline.testing.scripted_tools)
 
@@ -123,6 +153,9 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             return JSONResponse(
                 {"error": {"message": f"fake {kind}", "type": kind}}, status_code=status, headers=headers
             )
+        window = app.state.context_windows.get(str(body.get("model", "")).split("/")[-1])
+        if window is not None and (prompt_tokens := _prompt_tokens(body.get("messages", []))) > window:
+            return context_length_exceeded(str(body.get("model")), window, prompt_tokens)
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         turn = scripted_turn(app.state.scripts, body)
@@ -133,7 +166,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             return JSONResponse(completion(turn, model, usage))
         messages = body.get("messages", [])
         text = reply_text(messages)
-        prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
+        prompt_tokens = _prompt_tokens(messages)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": _tokens(text),
