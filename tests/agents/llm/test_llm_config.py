@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from meshline.agents.llm.config import ConfigError, load_config, parse_config
@@ -81,3 +82,15 @@ def test_override_replaces_only_the_default_alias(tmp_path: Path) -> None:
     assert [d.model for d in groups["default"]] == ["openai/gpt-4o-mini"]
     assert groups["default"][0].api_key is None  # litellm reads OPENAI_API_KEY itself
     assert [d.model for d in groups["fast"]] == ["openai/local-fast"]
+
+
+def test_the_commented_llm_example_in_the_repo_config_parses() -> None:
+    lines = REPO_CONFIG.read_text().splitlines()
+    start = lines.index("# models:")  # the commented example, to the end of the file
+    example = yaml.safe_load("\n".join(line.removeprefix("#").removeprefix(" ") for line in lines[start:]))
+    config = parse_config(example, {"OPENAI_API_KEY": "sk-o", "ANTHROPIC_API_KEY": "sk-a"}, "example")
+    assert set(config.aliases()) == {"default", "fast", "smart", "long"}
+    assert config.llm.fallbacks == {"default": ["smart", "fast"], "smart": ["default"]}
+    assert config.llm.context_window_fallbacks == {"default": ["long"], "fast": ["long"]}
+    assert config.llm.limits_for("acme").budget_usd == 500
+    assert config.llm.limits_for("anyone").requests_per_minute == 600
