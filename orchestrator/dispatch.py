@@ -19,7 +19,7 @@ from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCa
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.resilience.bulkhead import Bulkhead, BulkheadFull
+from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_problem
 from meshline.resilience.deadlines import before_deadline, time_left
@@ -150,16 +150,12 @@ class AgentCaller:
         return result
 
     async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
-        probe = await self.breaker.allow(agent)
-        try:
-            async with self.bulkhead.slot(agent), before_deadline(self.fallback.reserve_s, f"the {agent} agent"):
-                result = await self._call(agent, task, token, on_delta, on_tool)
-        except MeshlineError as exc:
-            if counts_as_failure(exc):
-                await self.breaker.record(agent, ok=False, probe=probe)
-            raise
-        await self.breaker.record(agent, ok=True, probe=probe)
-        return result
+        async with (
+            self.breaker.guard(agent),
+            self.bulkhead.slot(agent),
+            before_deadline(self.fallback.reserve_s, f"the {agent} agent"),
+        ):
+            return await self._call(agent, task, token, on_delta, on_tool)
 
     async def _call(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
         """On the least busy healthy replica; a replica that cannot be reached hands over to the next.
@@ -239,11 +235,6 @@ def _for_fallback(task: AgentTask, agent: str, failure: MeshlineError) -> AgentT
     )
     messages = [{"role": "system", "content": note}, *task.messages]
     return task.model_copy(update={"messages": messages, "metadata": {**task.metadata, "fallback_for": agent}})
-
-
-def counts_as_failure(exc: MeshlineError) -> bool:
-    """The agent's fault (5xx, timeouts, unreachable), not the caller's (4xx) or our own bulkhead."""
-    return exc.status >= 500 and not isinstance(exc, BulkheadFull)
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

@@ -15,6 +15,7 @@ from meshline.agents.assistant.runtime import AssistantRuntime
 from meshline.agents.assistant.settings import AssistantSettings
 from meshline.agents.assistant.tool_catalog import ToolCatalog
 from meshline.resilience import ServiceClient
+from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
 from meshline.service.app import add_readiness_check, create_service_app
 
 
@@ -39,8 +40,10 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
             connect_timeout_s=settings.mesh.connect_timeout_s,
             metrics=app.state.resilience_metrics,
         )
-        llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s)
-        catalog = ToolCatalog(client, timeout_s=settings.tool_timeout_s)
+        # One breaker per process for every target this agent calls (the LLM layer, each tool service).
+        breaker = CircuitBreaker(LocalBreakerStore(), metrics=app.state.resilience_metrics)
+        llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s, breaker=breaker)
+        catalog = ToolCatalog(client, timeout_s=settings.tool_timeout_s, breaker=breaker)
         app.state.runtime = AssistantRuntime(profile, llm, catalog)
         add_readiness_check(app, "llm", llm.health)
         try:

@@ -14,9 +14,11 @@ from typing import Any
 from meshline.contracts import Usage
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience import ServiceClient, raise_for_problem
+from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
 from meshline.sse import aiter_sse
 
 HEALTH_TIMEOUT_S = 1.5
+LLM_TARGET = "llm"  # the breaker's name for the LLM layer
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -122,10 +124,14 @@ def _stream_error(event: str, payload: Any) -> MeshlineError:
 class LLMLayer:
     """The LLM layer as the assistant sees it: one completion, a stream of chunks, health."""
 
-    def __init__(self, client: ServiceClient, base_url: str, timeout_s: float) -> None:
+    def __init__(
+        self, client: ServiceClient, base_url: str, timeout_s: float, breaker: CircuitBreaker | None = None
+    ) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
+        # Per process: an LLM layer that keeps failing is not called for a while (fast errors instead).
+        self._breaker = breaker or CircuitBreaker(LocalBreakerStore())
 
     @property
     def completions_url(self) -> str:
@@ -133,10 +139,11 @@ class LLMLayer:
 
     async def complete(self, request: dict[str, Any], headers: dict[str, str] | None = None) -> LLMTurn:
         body = {**request, "stream": False}
-        response = await self._client.request(
-            "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
-        )
-        raise_for_problem(response)
+        async with self._breaker.guard(LLM_TARGET):
+            response = await self._client.request(
+                "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+            )
+            raise_for_problem(response)
         try:
             payload = response.json()
         except ValueError as exc:
@@ -148,9 +155,12 @@ class LLMLayer:
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
         body = {**request, "stream": True, "stream_options": {"include_usage": True}}
-        async with self._client.stream(
-            "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
-        ) as response:
+        async with (
+            self._breaker.guard(LLM_TARGET),
+            self._client.stream(
+                "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+            ) as response,
+        ):
             if response.status_code >= 400:
                 await response.aread()
                 raise_for_problem(response)

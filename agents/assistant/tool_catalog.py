@@ -22,6 +22,7 @@ from meshline.contracts import Manifest, ToolBinding
 from meshline.contracts.manifest import Protocol, ToolSpec
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience import ServiceClient, raise_for_problem
+from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
 
 MANIFEST_TIMEOUT_S = 3.0
 
@@ -55,9 +56,17 @@ class ToolCatalog:
     """Fetches (and caches) tool manifests and runs tool calls."""
 
     def __init__(
-        self, client: ServiceClient, *, timeout_s: float, ttl_s: float = 30.0, mcp: McpTransport | None = None
+        self,
+        client: ServiceClient,
+        *,
+        timeout_s: float,
+        ttl_s: float = 30.0,
+        mcp: McpTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
+        # Per process and tool service: one that keeps failing is not called for a while.
+        self._breaker = breaker or CircuitBreaker(LocalBreakerStore())
         self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._manifests: dict[str, tuple[float, Manifest]] = {}
@@ -94,14 +103,19 @@ class ToolCatalog:
 
     async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:
         """Run a tool; a failure raises MeshlineError with the service's problem detail."""
-        if tool.protocol == "mcp":
-            return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key)
-        headers = {"idempotency-key": key} if key else None
-        response = await self._client.request(
-            "POST", f"{tool.url}/v1/tools/{tool.spec.name}", json=arguments, headers=headers, timeout_s=self._timeout_s
-        )
-        raise_for_problem(response)
-        return response.json()
+        async with self._breaker.guard(tool.service):
+            if tool.protocol == "mcp":
+                return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key)
+            headers = {"idempotency-key": key} if key else None
+            response = await self._client.request(
+                "POST",
+                f"{tool.url}/v1/tools/{tool.spec.name}",
+                json=arguments,
+                headers=headers,
+                timeout_s=self._timeout_s,
+            )
+            raise_for_problem(response)
+            return response.json()
 
 
 def parse_arguments(raw: Any) -> dict[str, Any]:

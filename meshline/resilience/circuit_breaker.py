@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -26,7 +27,7 @@ from typing import Protocol, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from meshline.errors import ServiceUnavailable
+from meshline.errors import MeshlineError, ServiceUnavailable
 from meshline.resilience.metrics import ResilienceMetrics
 
 log = logging.getLogger("meshline.resilience.breaker")
@@ -192,6 +193,24 @@ class CircuitBreaker:
         if self.metrics is not None:
             self.metrics.breaker_changed(target, record.state.value)
 
+    @asynccontextmanager
+    async def guard(self, target: str) -> AsyncIterator[None]:
+        """Run the block as one call to ``target``: rejected while open, its outcome counted."""
+        probe = await self.allow(target)
+        try:
+            yield
+        except MeshlineError as exc:
+            if counts_as_failure(exc):
+                await self.record(target, ok=False, probe=probe)
+            elif probe:  # a 4xx proves the target alive; our own rejection proves nothing: try later
+                await self.record(target, ok=exc.status < 500, probe=probe)
+            raise
+        except BaseException:
+            if probe:  # cancelled: no verdict, but the probe's slot must not stay taken forever
+                await self.record(target, ok=False, probe=probe)
+            raise
+        await self.record(target, ok=True, probe=probe)
+
     async def state(self, target: str) -> BreakerState:
         return (await self.store.read(target)).state
 
@@ -233,6 +252,12 @@ class CircuitBreaker:
         return CircuitOpen(
             f"{target} is failing; calls are paused for {seconds}s", headers={"retry-after": str(seconds)}
         )
+
+
+def counts_as_failure(exc: MeshlineError) -> bool:
+    """The target's fault (5xx, timeouts, unreachable), not the caller's (4xx) nor our own
+    protection rejecting the call before it was made (a full bulkhead, an open breaker downstream)."""
+    return exc.status >= 500 and exc.code not in ("bulkhead_full", CircuitOpen.code)
 
 
 def _text(value: bytes | str) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull, BulkheadPolicy
 from meshline.resilience.circuit_breaker import (
     BreakerPolicy,
@@ -145,3 +146,43 @@ def test_retry_budget_caps_retries_to_a_share_of_calls() -> None:
     # Calls age out of the window, and the budget with them (down to the floor).
     assert budget.try_spend(now=100.0) is True
     assert budget.try_spend(now=100.0) is False
+
+
+async def test_guard_counts_the_targets_failures_but_not_the_callers_mistakes() -> None:
+    breaker = CircuitBreaker(LocalBreakerStore(), BreakerPolicy(window_s=10, min_calls=4, cooldown_s=60))
+    for _ in range(6):  # a caller sending bad arguments does not make the tool service look broken
+        with pytest.raises(MeshlineError):
+            async with breaker.guard("crm"):
+                raise MeshlineError("order 9 is not yours", code="forbidden", status=403)
+    assert await breaker.state("crm") is BreakerState.CLOSED
+    for _ in range(4):
+        with pytest.raises(UpstreamError):
+            async with breaker.guard("crm"):
+                raise UpstreamError("crm answered 500")
+    assert await breaker.state("crm") is BreakerState.OPEN
+    with pytest.raises(CircuitOpen):
+        async with breaker.guard("crm"):
+            raise AssertionError("an open breaker must not run the call")
+
+
+async def test_a_cancelled_probe_does_not_leave_the_breaker_half_open_forever() -> None:
+    store = LocalBreakerStore()
+    breaker = CircuitBreaker(store, BreakerPolicy(min_calls=1, cooldown_s=0.05, half_open_probes=1))
+    await breaker.record("llm", ok=False, probe=False)
+    assert await breaker.state("llm") is BreakerState.OPEN
+    await asyncio.sleep(0.06)
+    probe = asyncio.create_task(_hang_in(breaker, "llm"))
+    await asyncio.sleep(0.01)
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert await breaker.state("llm") is BreakerState.OPEN  # reopened: a new probe after the cooldown
+    await asyncio.sleep(0.06)
+    async with breaker.guard("llm"):
+        pass
+    assert await breaker.state("llm") is BreakerState.CLOSED
+
+
+async def _hang_in(breaker: CircuitBreaker, target: str) -> None:
+    async with breaker.guard(target):
+        await asyncio.sleep(30)
