@@ -48,7 +48,8 @@ def report(results: dict[str, Any]) -> None:
     say(f"  fallback replies p50 {b['fallback']['p50_ms']} ms, p99 {b['fallback']['p99_ms']} ms")
     say(f"  other agent p50 {b['other_before']['p50_ms']} ms before, {b['other_during']['p50_ms']} ms during")
     say(
-        f"recovery: traffic back {c['recovered_after_s']} s after the restart (bound {c['bound_s']} s), "
+        f"recovery: replicas ready {c['restart_s']} s after the restart began; traffic back "
+        f"{c['recovered_after_s']} s after that (bound {c['bound_s']} s), "
         f"breaker {c['breaker_after']}, {c['errors_after']} errors after; p50 {c['after']['p50_ms']} ms"
     )
 

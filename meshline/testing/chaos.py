@@ -328,9 +328,10 @@ async def ensure_open(mesh: TestMesh) -> None:
 async def recovery(mesh: TestMesh, interval_s: float = 0.2) -> dict[str, Any]:
     """Scenario c: the dead agent comes back; its breaker half-opens, one probe closes it, traffic returns."""
     await ensure_open(mesh)
+    restarting = time.monotonic()
     for name in replica_names(mesh, REPLICATED):
         await asyncio.to_thread(mesh.start, name)
-    # From here every replica answers its readiness probe.
+    restart_s = time.monotonic() - restarting  # from here every replica answers its readiness probe
     async with Chat(mesh, 2) as chat:
         outcomes: list[Outcome] = []
 
@@ -343,6 +344,7 @@ async def recovery(mesh: TestMesh, interval_s: float = 0.2) -> dict[str, Any]:
         closed = await breaker(mesh, REPLICATED)
         after = await chat.load(REPLICATED, 40, 4)
     return {
+        "restart_s": round(restart_s, 2),
         "recovered_after_s": round(recovered_after, 2),
         "bound_s": HEALTH_INTERVAL_S + BREAKER_COOLDOWN_S + 1.0,
         "breaker_after": closed,
