@@ -156,8 +156,8 @@ class Router:
 
     def _single(self, message: str, best: str | None, confidence: float, previous: str | None) -> RoutePlan | None:
         if previous is not None:
-            leaves = best is not None and best != previous and confidence >= self.config.switch_confidence
-            if leaves and not refers_back(message):
+            sure = confidence >= self.config.switch_confidence and not refers_back(message)
+            if best is not None and best != previous and sure:
                 return self._plan([best], "examples", confidence, message)
             if best == previous and confidence >= self.config.threshold:
                 return self._plan([best], "examples", confidence, message)
