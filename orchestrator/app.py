@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
-from meshline.orchestrator.dispatch import AgentCaller, FallbackPolicy
+from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
 from meshline.orchestrator.graph import GraphDeps, build_graph
 from meshline.orchestrator.keys import ApiKeyStore
 from meshline.orchestrator.memory_client import MemoryClient
@@ -136,7 +136,9 @@ def build_caller(
         issuer,
         breaker=CircuitBreaker(SharedBreakerStore(registry.redis), policy, metrics),
         bulkhead=Bulkhead(BulkheadPolicy(settings.bulkhead_max_concurrent, settings.bulkhead_max_wait_s), metrics),
-        fallback=FallbackPolicy(settings.fallback_agents, reserve_s=settings.dispatch_reserve_s),
+        policy=DispatchPolicy(
+            settings.fallback_agents, reserve_s=settings.dispatch_reserve_s, timeouts=settings.agent_timeouts_s
+        ),
         metrics=metrics,
     )
 

@@ -36,12 +36,14 @@ REPLICA_LOST = frozenset({STREAM_BROKEN, "incomplete_stream"})
 
 
 @dataclass(frozen=True)
-class FallbackPolicy:
-    """Who answers when an agent cannot, and how much of the deadline each step keeps back."""
+class DispatchPolicy:
+    """Who answers when an agent cannot, how long an agent may take, and how much of the turn's
+    deadline each step keeps back."""
 
-    agents: Mapping[str, str] = field(default_factory=dict)  # agent -> fallback agent
+    fallbacks: Mapping[str, str] = field(default_factory=dict)  # agent -> fallback agent
     reserve_s: float = 1.0  # kept back from the turn's deadline to compose and save the turn
     min_fallback_s: float = 2.0  # below this much time left, answer degraded instead of falling back
+    timeouts: Mapping[str, float] = field(default_factory=dict)  # agent -> its own budget within the turn
 
 
 class AgentStatus(BaseModel):
@@ -63,7 +65,7 @@ class AgentCaller:
         issuer: ServiceTokenIssuer,
         breaker: CircuitBreaker | None = None,
         bulkhead: Bulkhead | None = None,
-        fallback: FallbackPolicy | None = None,
+        policy: DispatchPolicy | None = None,
         metrics: ResilienceMetrics | None = None,
     ) -> None:
         self.client = client
@@ -71,7 +73,7 @@ class AgentCaller:
         self.issuer = issuer
         self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis), metrics=metrics)
         self.bulkhead = bulkhead or Bulkhead(metrics=metrics)
-        self.fallback = fallback or FallbackPolicy()
+        self.policy = policy or DispatchPolicy()
         self.pending = PendingCalls(registry.redis)
         self.metrics = metrics
 
@@ -112,9 +114,9 @@ class AgentCaller:
         except MeshlineError as exc:
             log.warning("agent %s failed: %s (%s)", agent, exc.detail, exc.code)
             failure = exc
-        fallback = self.fallback.agents.get(agent)
-        left = time_left(self.fallback.reserve_s)
-        if fallback and fallback != agent and (left is None or left >= self.fallback.min_fallback_s):
+        fallback = self.policy.fallbacks.get(agent)
+        left = time_left(self.policy.reserve_s)
+        if fallback and fallback != agent and (left is None or left >= self.policy.min_fallback_s):
             try:
                 result = await self._attempt(
                     fallback, _for_fallback(task, agent, failure), tenant, user, on_delta, on_tool
@@ -153,7 +155,7 @@ class AgentCaller:
         async with (
             self.breaker.guard(agent),
             self.bulkhead.slot(agent),
-            before_deadline(self.fallback.reserve_s, f"the {agent} agent"),
+            before_deadline(self.policy.reserve_s, f"the {agent} agent", self.policy.timeouts.get(agent)),
         ):
             return await self._call(agent, task, token, on_delta, on_tool)
 

@@ -46,6 +46,10 @@ class OrchestratorSettings(ServiceSettings):
         default_factory=lambda: {"commerce": "general", "account": "general", "knowledge": "general"},
         description="Agent -> the agent that answers, told what is unavailable, when it cannot (JSON).",
     )
+    agent_timeouts_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="Agent -> seconds its call may take within a turn (JSON); the turn's deadline still caps it.",
+    )
     dispatch_reserve_s: float = Field(
         default=1.0, ge=0, description="Kept back from the turn's deadline to answer degraded and save the turn."
     )

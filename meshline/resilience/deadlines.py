@@ -17,13 +17,18 @@ def time_left(reserve_s: float = 0.0) -> float | None:
 
 
 @asynccontextmanager
-async def before_deadline(reserve_s: float = 0.0, what: str = "the call") -> AsyncIterator[None]:
-    """Cancel the block ``reserve_s`` before the deadline and raise DeadlineExceeded instead.
+async def before_deadline(
+    reserve_s: float = 0.0, what: str = "the call", budget_s: float | None = None
+) -> AsyncIterator[None]:
+    """Cancel the block ``reserve_s`` before the deadline (or after ``budget_s``, if sooner) and
+    raise DeadlineExceeded instead.
 
     The reserve leaves the caller time to answer with what it has (a degraded reply, a saved
     turn) rather than being cut off at the very moment the user stops waiting.
     """
     left = time_left(reserve_s)
+    if budget_s is not None:
+        left = budget_s if left is None else min(left, budget_s)
     if left is None:
         yield
         return

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
-from meshline.orchestrator.dispatch import AgentCaller, FallbackPolicy
+from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance, ServiceRegistry
 from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
@@ -130,7 +130,7 @@ async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable
         client,
         ServiceRegistry(redis, client),
         ServiceTokenIssuer(token_keys[0]),
-        fallback=FallbackPolicy({"commerce": "general"}),
+        policy=DispatchPolicy({"commerce": "general"}),
         metrics=metrics,
     )
     general = answering_agent("general", "I cannot reach orders right now, sorry.")
@@ -161,11 +161,11 @@ async def test_a_hanging_agent_is_cut_before_the_deadline_and_the_turn_still_ans
         client,
         ServiceRegistry(redis, client),
         ServiceTokenIssuer(token_keys[0]),
-        fallback=FallbackPolicy({"commerce": "general"}, reserve_s=0.5, min_fallback_s=2.0),
+        policy=DispatchPolicy({"commerce": "general"}, reserve_s=0.5, min_fallback_s=2.0),
     )
     task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
     try:
-        with serve_in_thread(answering_agent(delay_s=30)) as slow, serve_in_thread(answering_agent("general")) as ok:
+        with serve_in_thread(answering_agent(delay_s=4)) as slow, serve_in_thread(answering_agent("general")) as ok:
             await register(redis, "commerce", slow)
             await register(redis, "general", ok)
             current_context().deadline = time.time() + 2.0
@@ -180,5 +180,35 @@ async def test_a_hanging_agent_is_cut_before_the_deadline_and_the_turn_still_ans
         assert result.agent == "commerce" and "unavailable" in result.content and "deadline_exceeded" in result.content
     finally:
         current_context().deadline = None
+        await client.aclose()
+        await redis.aclose()
+
+
+async def test_an_agent_past_its_own_budget_is_cut_and_its_fallback_answers(
+    redis_url: str, token_keys: tuple[str, str]
+) -> None:
+    redis = Redis.from_url(redis_url)
+    client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
+    caller = AgentCaller(
+        client,
+        ServiceRegistry(redis, client),
+        ServiceTokenIssuer(token_keys[0]),
+        policy=DispatchPolicy({"commerce": "general"}, timeouts={"commerce": 1.0}),
+    )
+    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
+    try:
+        general = answering_agent("general", "Orders cannot be looked up right now.")
+        with serve_in_thread(answering_agent(delay_s=4)) as slow, serve_in_thread(general) as ok:
+            await register(redis, "commerce", slow)
+            await register(redis, "general", ok)
+            started = time.perf_counter()
+            result, error = await caller.invoke(
+                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
+            )
+            elapsed = time.perf_counter() - started
+        assert 0.9 < elapsed < 1.8, elapsed
+        assert error is not None and "deadline" in error
+        assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
+    finally:
         await client.aclose()
         await redis.aclose()
