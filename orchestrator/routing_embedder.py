@@ -33,7 +33,7 @@ TRACE_TEXTS = ["a padded batch, so the traced graph keeps the attention mask", "
 
 
 class TracedMiniLM(Embedder):
-    """all-MiniLM-L6-v2 as a frozen TorchScript graph in bf16 autocast, for short texts on CPU.
+    """all-MiniLM-L6-v2 as a frozen TorchScript graph (bf16 autocast where the CPU has it), for short texts.
 
     Loading traces the model (about a second). Calls are serialised by a lock: the fast
     tokenizer refuses concurrent use, and one thread per call is the fastest setting here.
@@ -57,10 +57,14 @@ class TracedMiniLM(Embedder):
     def _trace(self, module: Any) -> Any:
         torch = self._torch
         sample = self._tokenizer(TRACE_TEXTS, padding=True, return_tensors="pt")
+        # bf16 pays only where the CPU computes it natively (AVX-512 BF16, AMX); elsewhere it is
+        # emulated and slower than fp32, so trace in fp32 there.
+        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
         # Tracing under autocast needs the JIT's own autocast pass off; restore it afterwards.
         previous = torch._C._jit_set_autocast_mode(False)
         try:
-            with warnings.catch_warnings(), torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+            with warnings.catch_warnings(), torch.inference_mode(), autocast:
                 # The tracer flags two Python branches in transformers' masking; both are constant
                 # for an encoder given a mask (tested: batched and single vectors agree).
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
