@@ -127,14 +127,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     labels = load_labels(args.labels)
     dev, train = load_labelled(args.dev, labels), load_labelled(args.train, labels)
     settings = OrchestratorSettings()
-    config = RouterConfig(
-        default_agent=settings.default_agent,
-        threshold=settings.route_threshold,
-        k=settings.route_k,
-        temperature=settings.route_temperature,
-        min_similarity=settings.route_min_similarity,
-        switch_confidence=settings.route_switch_confidence,
-    )
+    config = RouterConfig.from_settings(settings)
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_redis(port, log_file=Path(tmp) / "redis.log")

@@ -148,14 +148,7 @@ def build_router(settings: OrchestratorSettings, redis: Redis, client: ServiceCl
     embedder = RouteEmbedder(settings.route_embedding_model)
     embedder.start()
     index = RouteIndex(redis, embedder.embed, settings.route_embedding_model, settings.route_max_fitted_per_agent)
-    config = RouterConfig(
-        default_agent=settings.default_agent,
-        threshold=settings.route_threshold,
-        k=settings.route_k,
-        temperature=settings.route_temperature,
-        min_similarity=settings.route_min_similarity,
-        switch_confidence=settings.route_switch_confidence,
-    )
+    config = RouterConfig.from_settings(settings)
     llm = (
         LlmChooser(client, settings.mesh.llm_url, settings.route_llm_model, settings.route_llm_timeout_s)
         if settings.route_use_llm

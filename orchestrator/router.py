@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from meshline.errors import NotFound, ServiceUnavailable
 from meshline.orchestrator.route_index import Neighbour, RouteIndex
 from meshline.orchestrator.routing_embedder import RouteEmbedder
 from meshline.orchestrator.routing_llm import LlmChooser, RouteLlmError
+
+if TYPE_CHECKING:  # settings stay light to import: the router's dependencies are not
+    from meshline.orchestrator.settings import OrchestratorSettings
 
 log = logging.getLogger("meshline.orchestrator.router")
 # Sentence ends, and the conjunctions that join two requests ("... and change my email").
@@ -84,6 +88,18 @@ class RouterConfig:
     temperature: float = 0.05
     min_similarity: float = 0.3  # below this nothing is close: the examples do not vote at all
     switch_confidence: float = 0.8  # a follow-up leaves the thread's agent only this clearly
+
+    @classmethod
+    def from_settings(cls, settings: OrchestratorSettings) -> RouterConfig:
+        """The tuning the orchestrator's settings give (the service and bench/routing.py share it)."""
+        return cls(
+            default_agent=settings.default_agent,
+            threshold=settings.route_threshold,
+            k=settings.route_k,
+            temperature=settings.route_temperature,
+            min_similarity=settings.route_min_similarity,
+            switch_confidence=settings.route_switch_confidence,
+        )
 
 
 class Router:
