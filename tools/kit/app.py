@@ -80,7 +80,9 @@ def create_tool_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database(settings.resolved_database_url())
+        db = database or Database(
+            settings.resolved_database_url(), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
         await db.create_all(KitBase.metadata, *metadata)
         if on_startup is not None:
             await on_startup(db)

@@ -2,7 +2,9 @@
 
 The tool runs in one DB session that commits after it returns, together with the
 idempotency record of a side-effecting call, so the side effect and its stored result are one
-transaction; a repeated key answers the stored result without running the tool again.
+transaction; a repeated key answers the stored result without running the tool again. Calls
+with the same key at the same time take turns (:meth:`Database.writing`): the first runs the
+tool, the others wait for it and answer its stored result.
 """
 
 from __future__ import annotations
@@ -36,28 +38,39 @@ async def run_tool(
         raise BadRequest(f"{tool.name} changes data: send an Idempotency-Key header", code="idempotency_key_required")
     if key is not None and len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", code="invalid_idempotency_key")
-    digest = arguments_hash(args.model_dump(mode="json"))
-    if tool.side_effects and key:
+    if not tool.side_effects:
         async with database.session() as session:
-            previous = await stored(session, tenant, customer, tool.name, key)
+            result = await tool.function(args, ToolContext(tenant=tenant, customer=customer, session=session))
+            await session.commit()
+        return result.model_dump(mode="json")
+    assert key is not None
+    digest = arguments_hash(args.model_dump(mode="json"))
+    async with database.session() as session:  # a replay needs no writer's turn
+        previous = await stored(session, tenant, customer, tool.name, key)
+    if previous is not None:
+        return _replay(previous, digest)
+    async with database.writing(lock_key=json.dumps([tenant, customer, tool.name, key])) as session:
+        # A call with the same key may have committed while this one waited for its turn.
+        previous = await stored(session, tenant, customer, tool.name, key)
         if previous is not None:
             return _replay(previous, digest)
-    async with database.session() as session:
         result = await tool.function(args, ToolContext(tenant=tenant, customer=customer, session=session))
         body: dict[str, Any] = result.model_dump(mode="json")
-        if tool.side_effects and key:
-            session.add(
-                IdempotencyRecord(
-                    tenant=tenant, customer=customer, tool=tool.name, key=key,
-                    arguments_hash=digest, result=json.dumps(body),
-                )
-            )  # fmt: skip
+        session.add(
+            IdempotencyRecord(
+                tenant=tenant,
+                customer=customer,
+                tool=tool.name,
+                key=key,
+                arguments_hash=digest,
+                result=json.dumps(body),
+            )
+        )
         try:
             await session.commit()
         except IntegrityError:
-            # A concurrent call with the same key committed first: ours is rolled back, theirs stands.
+            # Last line of defence (taking turns makes it unreachable): the other call's record stands.
             await session.rollback()
-            assert key is not None
             previous = await stored(session, tenant, customer, tool.name, key)
             if previous is None:
                 raise

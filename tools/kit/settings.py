@@ -15,6 +15,14 @@ class ToolServiceSettings(ServiceSettings):
         description="SQLAlchemy async URL (postgresql+psycopg://... at scale); default: a SQLite file under home.",
     )
 
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        le=600_000,
+        description="SQLite only: how long a write waits for another process holding the file (this process's "
+        "writers take turns without it).",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

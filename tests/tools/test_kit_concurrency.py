@@ -1,0 +1,162 @@
+"""Concurrent writes to a kit service (the CRM, its own process, real HTTP) each take effect exactly once.
+
+SQLite (the default) and, when ``DATABASE_URL`` names a PostgreSQL server (CI sets it), Postgres.
+Before the kit made SQLite writers take turns, 16 concurrent writes starved some of them into
+"database is locked" 500s (after SQLite's 5 s busy wait); with a 1 ms busy wait the same happened
+in every run of this test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.supervisor import Supervisor
+from meshline.testing.redis_process import free_port
+from meshline.tools.crm.app import create_app as create_crm
+from meshline.tools.crm.settings import CRMSettings
+
+CONCURRENCY = 16
+WRITES = 160
+DATABASE_URL = os.environ.get("DATABASE_URL")
+Auth = Callable[..., dict[str, str]]
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the ``DATABASE_URL`` server, dropped afterwards; yields its SQLAlchemy URL."""
+    assert DATABASE_URL is not None
+    name = f"meshline_kit_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = DATABASE_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def crm_process(tmp_path: Path, public_key: str, database_url: str | None) -> Iterator[str]:
+    port = free_port()
+    env = {"MESHLINE_HOME": str(tmp_path / "home"), "MESHLINE_TOKEN_PUBLIC_KEY": public_key}
+    env |= {"MESHLINE_CRM_PORT": str(port), "MESHLINE_CRM_DEMO_CUSTOMERS": "5"}
+    # Writers of one process must never need SQLite's busy wait (it starved some into "database is
+    # locked" under load): with almost none left, any writer that still relied on it fails here.
+    env["MESHLINE_CRM_SQLITE_BUSY_TIMEOUT_MS"] = "1"
+    if database_url is not None:
+        env["MESHLINE_CRM_DATABASE_URL"] = database_url
+    spec = ProcessSpec(name="crm", argv=[sys.executable, "-m", "meshline.tools.crm"], port=port, env=env)
+    supervisor = Supervisor(tmp_path / "logs")
+    supervisor.start(spec)
+    try:
+        supervisor.wait_ready(spec, timeout_s=120)
+        yield spec.url
+    finally:
+        supervisor.stop_all()
+        log = supervisor.log_tail("crm", lines=400)
+        assert "database is locked" not in log and "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crm_url(request: pytest.FixtureRequest, tmp_path: Path, token_keys: tuple[str, str]) -> Iterator[str]:
+    if request.param == "sqlite":
+        with crm_process(tmp_path, token_keys[1], None) as url:
+            yield url
+        return
+    if not DATABASE_URL:
+        pytest.skip("set DATABASE_URL to a PostgreSQL server")
+    with postgres_database() as database_url, crm_process(tmp_path, token_keys[1], database_url) as url:
+        yield url
+
+
+async def bounded(calls: list[Callable[[], Awaitable[httpx.Response]]]) -> list[httpx.Response]:
+    """Run ``calls`` with at most CONCURRENCY in flight, in order of the list."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        async with gate:
+            return await call()
+
+    return await asyncio.gather(*(one(c) for c in calls))
+
+
+def failures(responses: list[httpx.Response]) -> list[str]:
+    return [f"{r.status_code} {r.text[:300]}" for r in responses if r.status_code != 200]
+
+
+async def test_concurrent_writes_each_take_effect_once(crm_url: str, auth: Auth) -> None:
+    async with httpx.AsyncClient(base_url=crm_url, timeout=60, limits=httpx.Limits(max_connections=64)) as http:
+
+        def post(tool: str, args: dict[str, Any], key: str) -> Callable[[], Awaitable[httpx.Response]]:
+            return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key))
+
+        opened = await post("open_ticket", {"subject": "Load", "description": "first note"}, "open-1")()
+        assert opened.status_code == 200, opened.text
+        ticket = opened.json()["id"]
+
+        # Distinct keys: every call is a write of its own, and all of them land.
+        notes = [
+            post("add_ticket_note", {"ticket_id": ticket, "body": f"note {i}"}, f"note-{i}") for i in range(WRITES)
+        ]
+        responses = await bounded(notes)
+        assert failures(responses) == []
+        final = await post("add_ticket_note", {"ticket_id": ticket, "body": "last"}, "note-last")()
+        bodies = [n["body"] for n in final.json()["notes"]]
+        assert sorted(bodies) == sorted(["first note", "last", *(f"note {i}" for i in range(WRITES))])
+
+        # The same key, many times at once, mixed with other writes: one ticket, every caller gets it.
+        same = [post("open_ticket", {"subject": "Once", "description": "only once"}, "same-key")] * CONCURRENCY
+        others = [post("add_ticket_note", {"ticket_id": ticket, "body": f"more {i}"}, f"more-{i}") for i in range(16)]
+        responses = await bounded([call for pair in zip(same, others, strict=True) for call in pair])
+        assert failures(responses) == []
+        ids = {r.json()["id"] for r in responses if r.json().get("subject") == "Once"}
+        assert len(ids) == 1
+        tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
+        assert [t["id"] for t in tickets if t["subject"] == "Once"] == list(ids)
+
+        # The same key with other arguments at the same time: one runs, the rest are told it was used.
+        reused = [
+            post("open_ticket", {"subject": "Twice", "description": f"variant {i}"}, "reused-key")
+            for i in range(CONCURRENCY)
+        ]
+        responses = await bounded(reused)
+        assert sorted(r.status_code for r in responses) == [200] + [409] * (CONCURRENCY - 1)
+        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"idempotency_key_reused"}
+
+
+async def test_a_write_blocked_by_another_process_is_a_retryable_503(mesh_env: dict[str, str], auth: Auth) -> None:
+    settings = CRMSettings(demo_customers=5, sqlite_busy_timeout_ms=200)
+    app = create_crm(settings)
+    path = settings.resolved_database_url().removeprefix("sqlite+aiosqlite:///")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://crm.test") as http,
+    ):
+        args = {"subject": "Blocked", "description": "wait"}
+        other = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the file
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            read = await http.post("/v1/tools/get_my_profile", json={}, headers=auth())
+            assert read.status_code == 200  # WAL: readers are not blocked by a writer
+            blocked = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
+            assert blocked.status_code == 503, blocked.text
+            assert blocked.json()["code"] == "database_busy" and blocked.json()["retryable"] is True
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        retried = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
+        assert retried.status_code == 200 and retried.json()["subject"] == "Blocked"
