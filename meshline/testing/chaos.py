@@ -29,6 +29,7 @@ BREAKER_MIN_CALLS = 5
 BREAKER_COOLDOWN_S = 3.0
 BREAKER_WINDOW_S = 5
 PROVIDER_TIMEOUT_S = 1.5
+MODEL_COOLDOWN_S = 2.0  # how long the LLM layer skips a failing model group
 TURN_TIMEOUT_S = 8.0
 MAX_SCENARIO_S = 180.0  # no scenario's load may run longer than this, whatever happens
 
@@ -116,7 +117,10 @@ def run_chaos_mesh(home: Path, provider_latency_ms: float = 20.0) -> Iterator[Te
         replicas={REPLICATED: 2},
         env={
             "orchestrator": orchestrator,
-            "llm": {"MESHLINE_LLM_REQUEST_TIMEOUT_S": str(PROVIDER_TIMEOUT_S)},
+            "llm": {
+                "MESHLINE_LLM_REQUEST_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
+                "MESHLINE_LLM_COOLDOWN_S": str(MODEL_COOLDOWN_S),
+            },
             SLOW_AGENT: {"MESHLINE_ASSISTANT_PROFILE": str(slow_profile)},
         },
         config=CHAOS_MODELS,
@@ -366,6 +370,7 @@ async def provider_calls(mesh: TestMesh) -> dict[str, int]:
 
 async def provider_outage(mesh: TestMesh, mode: str, requests: int = 20, concurrency: int = 4) -> dict[str, Any]:
     """Scenario d: the primary model answers ``mode`` (429, 500 or hang); the backup model answers instead."""
+    await asyncio.sleep(MODEL_COOLDOWN_S + 0.5)  # an earlier outage's cooldown is over: the primary is tried
     seen = await provider_calls(mesh)
     await asyncio.to_thread(mesh.provider, "/_behave", "POST", model="primary-model", mode=mode)
     try:

@@ -45,6 +45,7 @@ async def test_d_a_failing_provider_is_replaced_by_the_backup_model_within_the_d
 ) -> None:
     result = await chaos.provider_outage(chaos_mesh, mode)
     assert result["errors"] == 0, result
+    assert result["primary_calls"] >= 1, result  # the failing model was really tried
     assert result["backup_calls"] >= result["requests"], result
     assert result["max_ms"] < result["deadline_ms"], result
 
