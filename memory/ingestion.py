@@ -154,7 +154,7 @@ class IngestWorker(StreamConsumer):
         self.jobs = JobBook(redis, settings.job_ttl_s)
 
     async def process(self, entries: list[Entry]) -> None:
-        """Chunk every document, embed all chunks in one batched call, store document by document."""
+        """Chunk every document, embed all chunks in one bulk call, store them per collection in one write."""
         ready: list[tuple[str, IngestDocument, list[Chunk]]] = []
         for entry_id, fields in entries:
             try:
@@ -173,16 +173,17 @@ class IngestWorker(StreamConsumer):
             return
         # A failure from here on (model, Chroma) is transient: the entries stay pending and are
         # reclaimed; after max_deliveries they are dead-lettered and counted as failed.
-        vectors = await self.embedder.embed([c.text for _, _, chunks in ready for c in chunks])
+        vectors = await self.embedder.embed_bulk([c.text for _, _, chunks in ready for c in chunks])
+        by_collection: dict[tuple[str, str], list[tuple[str, list[Chunk], list[list[float]]]]] = {}
         offset = 0
-        touched: set[str] = set()
         for _entry_id, doc, chunks in ready:
-            doc_vectors = vectors[offset : offset + len(chunks)]
+            by_collection.setdefault((doc.tenant, doc.collection), []).append(
+                (doc.id, chunks, vectors[offset : offset + len(chunks)])
+            )
             offset += len(chunks)
-            await self.store.replace_document(doc.tenant, doc.collection, doc.id, chunks, doc_vectors)
-            touched.add(self.store.chroma_name(doc.tenant, doc.collection))
-        for name in touched:
-            await self.lexical.bump(name)
+        for (tenant, collection), documents in by_collection.items():
+            await self.store.replace_documents(tenant, collection, documents)
+            await self.lexical.bump(self.store.chroma_name(tenant, collection))
         for _entry_id, doc, _ in ready:
             await self.jobs.count(doc.job, doc.position, doc.id)
         await self.ack([entry_id for entry_id, _, _ in ready])

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Include, Where
 
 from meshline.errors import Unprocessable
 from meshline.memory.documents import Chunk
@@ -22,6 +23,7 @@ from meshline.memory.store import TenantCollections, collection_name
 KB_PREFIX = "kb_"
 DEFAULT_COLLECTION = "default"
 PAGE = 1000
+UPSERT_BATCH = 1000  # well under Chroma's max batch size (~5,000 records embedded)
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 
 
@@ -58,51 +60,79 @@ class KnowledgeStore:
     def chroma_name(self, tenant: str, name: str) -> str:
         return collection_name(tenant, KB_PREFIX + check_collection_name(name))
 
-    async def replace_document(
-        self, tenant: str, name: str, document_id: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]
+    async def replace_documents(
+        self, tenant: str, name: str, documents: Sequence[tuple[str, Sequence[Chunk], Sequence[list[float]]]]
     ) -> int:
-        """Upsert a document's chunks, then delete its chunks not produced again; returns how many
-        stale chunks were removed. Upserting first means readers never see the document vanish."""
-        collection = await self.collection(tenant, name)
-        embeddings: list[Sequence[float] | Sequence[int]] = [list(v) for v in vectors]
+        """Upsert the chunks of several documents (``(id, chunks, vectors)``; a repeated id: the
+        last one wins), then delete their chunks not produced again; returns how many stale
+        chunks were removed. One upsert and one lookup per call, not per document (a per-document
+        round trip cost ~40 ms in embedded Chroma). Upserting first means readers never see a
+        document vanish."""
+        latest = {doc_id: (chunks, vectors) for doc_id, chunks, vectors in documents}
+        chunks = [c for doc_chunks, _ in latest.values() for c in doc_chunks]
+        embeddings: list[Sequence[float] | Sequence[int]] = [list(v) for _, vs in latest.values() for v in vs]
         keep = {chunk.id for chunk in chunks}
+        doc_ids = list(latest)
+        where = cast(Where, {"doc_id": {"$in": doc_ids}})  # mypy cannot pick the $in member of Where
+        collection = await self.collection(tenant, name)
 
         def write() -> int:
-            if chunks:
+            for start in range(0, len(chunks), UPSERT_BATCH):
+                part = slice(start, start + UPSERT_BATCH)
                 collection.upsert(
-                    ids=[c.id for c in chunks],
-                    documents=[c.text for c in chunks],
-                    embeddings=embeddings,
-                    metadatas=[dict(c.metadata) for c in chunks],
+                    ids=[c.id for c in chunks[part]],
+                    documents=[c.text for c in chunks[part]],
+                    embeddings=embeddings[part],
+                    metadatas=[dict(c.metadata) for c in chunks[part]],
                 )
-            existing = collection.get(where={"doc_id": document_id}, include=[])["ids"]
+            existing = collection.get(where=where, include=[])["ids"]
             stale = [i for i in existing if i not in keep]
             if stale:
                 collection.delete(ids=stale)
             return len(stale)
 
-        return await self.collections.call(write)
+        return await self.collections.call(write) if doc_ids else 0
 
     async def dense(
-        self, tenant: str, name: str, vector: list[float], n: int, where: dict[str, Any] | None
+        self,
+        tenant: str,
+        name: str,
+        vector: list[float],
+        n: int,
+        where: dict[str, Any] | None,
+        *,
+        with_text: bool = True,
     ) -> list[StoredChunk]:
-        """The ``n`` chunks nearest to ``vector`` (score = cosine similarity), filtered by ``where``."""
+        """The ``n`` chunks nearest to ``vector`` (score = cosine similarity), filtered by ``where``.
+
+        ``with_text=False`` returns ids and scores only (empty text and metadata): reading 100
+        chunks' texts costs more than the nearest-neighbour search itself."""
         collection = await self.collection(tenant, name)
         query: list[Sequence[float] | Sequence[int]] = [vector]
+        include: Include = ["documents", "metadatas", "distances"] if with_text else ["distances"]
         result = await self.collections.call(
-            lambda: collection.query(
-                query_embeddings=query,
-                n_results=n,
-                where=where or None,
-                include=["documents", "metadatas", "distances"],
-            )
+            lambda: collection.query(query_embeddings=query, n_results=n, where=where or None, include=include)
         )
-        documents = (result["documents"] or [[]])[0]
-        metadatas = (result["metadatas"] or [[]])[0]
+        ids = result["ids"][0]
+        documents = (result["documents"] or [[""] * len(ids)])[0]
+        metadatas = (result["metadatas"] or [[{}] * len(ids)])[0]
         distances = (result["distances"] or [[]])[0]
         return [
             StoredChunk(i, doc or "", dict(meta or {}), 1.0 - float(dist))
-            for i, doc, meta, dist in zip(result["ids"][0], documents, metadatas, distances, strict=True)
+            for i, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
+        ]
+
+    async def chunks(self, tenant: str, name: str, ids: Sequence[str]) -> list[StoredChunk]:
+        """The chunks with these ids (those that exist), with text and metadata."""
+        if not ids:
+            return []
+        collection = await self.collection(tenant, name)
+        page = await self.collections.call(lambda: collection.get(ids=list(ids), include=["documents", "metadatas"]))
+        documents = page["documents"] or []
+        metadatas = page["metadatas"] or []
+        return [
+            StoredChunk(i, doc or "", dict(meta or {}))
+            for i, doc, meta in zip(page["ids"], documents, metadatas, strict=True)
         ]
 
     async def all_chunks(self, tenant: str, name: str) -> list[StoredChunk]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,10 @@ class LexicalIndex:
     retriever: Any
     stemmer: Any
     generation: tuple[int, int]
+    by_id: dict[str, StoredChunk] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {c.id: c for c in self.chunks}
 
     @classmethod
     def build(cls, chunks: list[StoredChunk], generation: tuple[int, int]) -> LexicalIndex:
@@ -97,8 +101,8 @@ class LexicalIndexes:
 
     async def _generation(self, tenant: str, name: str, chroma_name: str) -> tuple[int, int]:
         # The chunk count guards against writes that did not bump (e.g. a Redis flush).
-        raw = await self.redis.get(GENERATION_KEY + chroma_name)
-        return int(raw or 0), await self.store.count(tenant, name)
+        raw, count = await asyncio.gather(self.redis.get(GENERATION_KEY + chroma_name), self.store.count(tenant, name))
+        return int(raw or 0), count
 
     async def index(self, tenant: str, name: str) -> LexicalIndex:
         chroma_name = self.store.chroma_name(tenant, name)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from chromadb.api.types import validate_where
 
 from meshline.contracts.knowledge import SearchHit, SearchRequest
 from meshline.errors import Unprocessable
 from meshline.memory.embeddings import Embedder
 from meshline.memory.knowledge import KnowledgeStore, StoredChunk
-from meshline.memory.lexical import LexicalIndexes, reciprocal_rank_fusion
+from meshline.memory.lexical import LexicalIndex, LexicalIndexes, reciprocal_rank_fusion
 
 
 def to_hit(chunk: StoredChunk, dense_scores: dict[str, float]) -> SearchHit:
@@ -36,14 +38,33 @@ class KnowledgeSearch:
         self.candidates = candidates
         self.rrf_k = rrf_k
 
-    async def _dense(self, tenant: str, request: SearchRequest, n: int) -> list[StoredChunk]:
+    async def _dense(self, tenant: str, request: SearchRequest, n: int, *, with_text: bool = True) -> list[StoredChunk]:
         [vector] = await self.embedder.embed([request.query])
-        return await self.store.dense(tenant, request.collection, vector, n, request.where)
+        return await self.store.dense(tenant, request.collection, vector, n, request.where, with_text=with_text)
 
-    async def _lexical(self, tenant: str, request: SearchRequest, n: int) -> list[StoredChunk]:
+    async def _lexical(self, tenant: str, request: SearchRequest, n: int) -> tuple[LexicalIndex, list[StoredChunk]]:
         index = await self.lexical.index(tenant, request.collection)
         allowed = await self.store.matching_ids(tenant, request.collection, request.where) if request.where else None
-        return index.search(request.query, n, allowed)
+        return index, index.search(request.query, n, allowed)
+
+    async def _hybrid(self, tenant: str, request: SearchRequest) -> list[SearchHit]:
+        depth = max(self.candidates, request.k)
+        # Both retrievers at once, so the query embedding and the BM25 lookup overlap. The dense
+        # side returns ids and scores only: texts come from the BM25 index, which holds every
+        # chunk, and from the store only for chunks written since the index was built.
+        dense, (index, lexical) = await asyncio.gather(
+            self._dense(tenant, request, depth, with_text=False), self._lexical(tenant, request, depth)
+        )
+        dense_scores = {c.id: c.score for c in dense}
+        fused = reciprocal_rank_fusion([dense, lexical], self.rrf_k)[: request.k]
+        missing = [c.id for c in fused if c.id not in index.by_id]
+        found = {c.id: c for c in await self.store.chunks(tenant, request.collection, missing)}
+        hits = []
+        for chunk in fused:
+            stored = index.by_id.get(chunk.id) or found.get(chunk.id)
+            if stored is not None:  # else deleted since the search: leave it out
+                hits.append(to_hit(StoredChunk(chunk.id, stored.text, stored.metadata, chunk.score), dense_scores))
+        return hits
 
     async def search(self, tenant: str, request: SearchRequest) -> list[SearchHit]:
         """Hits for ``request``; an invalid filter is a 422, not a store error."""
@@ -52,16 +73,12 @@ class KnowledgeSearch:
                 validate_where(request.where)
             except ValueError as exc:
                 raise Unprocessable(f"invalid metadata filter: {exc}", code="invalid_filter") from exc
-        if await self.store.count(tenant, request.collection) == 0:
-            return []
+        # No emptiness check first: Chroma and the BM25 index answer an empty collection with
+        # nothing, and a count is one more store round trip on every search.
         if request.mode == "dense":
             dense = await self._dense(tenant, request, request.k)
             return [to_hit(c, {c.id: c.score}) for c in dense]
         if request.mode == "lexical":
-            return [to_hit(c, {}) for c in await self._lexical(tenant, request, request.k)]
-        depth = max(self.candidates, request.k)
-        dense = await self._dense(tenant, request, depth)
-        lexical = await self._lexical(tenant, request, depth)
-        dense_scores = {c.id: c.score for c in dense}
-        fused = reciprocal_rank_fusion([dense, lexical], self.rrf_k)[: request.k]
-        return [to_hit(c, dense_scores) for c in fused]
+            _, lexical = await self._lexical(tenant, request, request.k)
+            return [to_hit(c, {}) for c in lexical]
+        return await self._hybrid(tenant, request)

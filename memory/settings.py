@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -10,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from meshline.service.settings import ServiceSettings
 
 LOCAL_EMBEDDING_MODEL = "local"
+EmbedPrecision = Literal["auto", "float32", "bfloat16"]
 
 
 class MemorySettings(ServiceSettings):
@@ -32,6 +34,13 @@ class MemorySettings(ServiceSettings):
     embedding_api_key: SecretStr | None = None
     embedding_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one litellm embedding call.")
     embed_batch_size: int = Field(default=32, ge=1, le=2048)
+    embed_precision: EmbedPrecision = Field(
+        default="auto",
+        description="Local model: 'auto' = bfloat16 autocast where the CPU has native bf16, else float32.",
+    )
+    embed_bulk_threads: int = Field(
+        default=0, ge=0, le=256, description="Torch threads for ingestion batches (0 = every core); queries use one."
+    )
 
     stream_key: str = "meshline:memory:writes"
     dead_letter_key: str = "meshline:memory:writes:dead"
@@ -45,7 +54,7 @@ class MemorySettings(ServiceSettings):
     ingest_stream_key: str = "meshline:memory:ingest"
     ingest_dead_letter_key: str = "meshline:memory:ingest:dead"
     ingest_group: str = "memory-ingesters"
-    ingest_batch_documents: int = Field(default=16, ge=1, le=1000, description="Documents per worker batch.")
+    ingest_batch_documents: int = Field(default=32, ge=1, le=1000, description="Documents per worker batch.")
     job_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="How long job records are kept.")
     chunk_chars: int = Field(default=1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap: int = Field(default=150, ge=0, description="Characters repeated between adjacent chunks.")

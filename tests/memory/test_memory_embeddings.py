@@ -51,3 +51,12 @@ async def test_litellm_embedder_calls_the_provider(fake_llm_url: str) -> None:
     assert vectors[0] == vectors[1]  # the fake provider is bag-of-words
     [sync_vector] = embedder(["cherry"])  # the blocking path Chroma would use
     assert max(abs(float(a) - b) for a, b in zip(sync_vector, vectors[2], strict=True)) < 1e-6
+
+
+async def test_bulk_embedding_sorts_by_length_and_returns_the_input_order(embedder: LocalEmbedder) -> None:
+    texts = [("refund policy " * (i % 9 + 1)) + str(i) for i in range(40)]  # mixed lengths, two batches
+    bulk = await embedder.embed_bulk(texts)
+    one_by_one = [(await embedder.embed([t]))[0] for t in texts]
+    assert len(bulk) == len(texts)
+    assert min(sum(a * b for a, b in zip(x, y, strict=True)) for x, y in zip(bulk, one_by_one, strict=True)) > 0.999
+    assert await embedder.embed_bulk([]) == []
