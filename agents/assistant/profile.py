@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from meshline.contracts import Manifest
 from meshline.contracts.manifest import NAME_PATTERN
@@ -28,6 +28,11 @@ class Profile(BaseModel):
     examples: list[str] = Field(default_factory=list, max_length=MAX_EXAMPLES)
     system_prompt: str = Field(min_length=1)
     uses: list[str] = Field(default_factory=list, description="Tool services this agent may call.")
+    tools: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per service in uses, the only tools of it the model is offered; a service not named here "
+        "offers all of its tools.",
+    )
     model: str = Field(default="default", min_length=1, description="Model alias in the LLM layer.")
     max_steps: int = Field(default=6, ge=1, le=50, description="LLM calls per task, tool rounds included.")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
@@ -39,6 +44,18 @@ class Profile(BaseModel):
         if not NAME_PATTERN.match(value):
             raise ValueError("name must be lowercase letters, digits, '-' or '_', starting with a letter")
         return value
+
+    @model_validator(mode="after")
+    def _tools_of_used_services(self) -> Profile:
+        for service, names in self.tools.items():
+            if service not in self.uses:
+                raise ValueError(f"tools: {service!r} is not in uses {self.uses}")
+            if not names:
+                raise ValueError(f"tools: {service!r} lists no tools (leave it out to allow all of them)")
+            bad = [n for n in names if not NAME_PATTERN.match(n)]
+            if bad:
+                raise ValueError(f"tools: {service!r} has invalid tool names {bad}")
+        return self
 
     def manifest(self, version: str) -> Manifest:
         return Manifest(

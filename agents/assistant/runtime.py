@@ -117,7 +117,7 @@ class AssistantRuntime:
         messages = self.build_messages(task)
         usage = Usage()
         records: list[ToolCallRecord] = []
-        tools = await self.catalog.tools(task.tools) if self.catalog and task.tools else {}
+        tools = await self.catalog.tools(task.tools, self.profile.tools) if self.catalog and task.tools else {}
 
         def result(content: str, metadata: dict[str, Any] | None = None) -> AgentResultEvent:
             return AgentResultEvent(

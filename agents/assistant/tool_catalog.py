@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,8 +89,14 @@ class ToolCatalog:
         self._manifests[url] = (time.monotonic(), manifest)
         return manifest
 
-    async def tools(self, bindings: list[ToolBinding]) -> dict[str, BoundTool]:
-        """Tool name -> bound tool. An unreachable service just offers no tools this turn."""
+    async def tools(
+        self, bindings: list[ToolBinding], allowed: Mapping[str, Collection[str]] | None = None
+    ) -> dict[str, BoundTool]:
+        """Tool name -> bound tool. An unreachable service just offers no tools this turn.
+
+        ``allowed`` (the profile's ``tools``) narrows a service to the tools it names; a service
+        it does not name offers all of its tools.
+        """
         found: dict[str, BoundTool] = {}
         for binding in bindings:
             url = binding.url.rstrip("/")
@@ -97,8 +104,10 @@ class ToolCatalog:
                 specs = await self.mcp.tools(url) if binding.protocol == "mcp" else (await self.manifest(url)).tools
             except MeshlineError:
                 continue
+            only = (allowed or {}).get(binding.service)
             for spec in specs:
-                found.setdefault(spec.name, BoundTool(binding.service, url, spec, binding.protocol))
+                if only is None or spec.name in only:
+                    found.setdefault(spec.name, BoundTool(binding.service, url, spec, binding.protocol))
         return found
 
     async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:

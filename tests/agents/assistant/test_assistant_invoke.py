@@ -28,7 +28,7 @@ async def test_manifest_describes_the_general_agent_without_auth(client: httpx.A
 
     assert response.status_code == 200
     manifest = Manifest.model_validate(response.json())
-    assert (manifest.name, manifest.kind, manifest.uses) == ("general", "agent", [])
+    assert (manifest.name, manifest.kind, manifest.uses) == ("general", "agent", ["crm"])  # for the handover
     assert 10 <= len(manifest.examples) <= 25
     assert "human" in manifest.description
     assert manifest.examples == load_profile("general").examples

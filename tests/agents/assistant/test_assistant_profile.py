@@ -33,11 +33,12 @@ def write_profile(tmp_path: Path, **fields: Any) -> Path:
     return path
 
 
-def test_bundled_general_profile_is_small_and_tool_free() -> None:
+def test_bundled_general_profile_is_small_and_may_only_open_tickets() -> None:
     profile = load_profile("general")
 
     assert profile.name == "general"
-    assert profile.uses == [] and profile.model == "default" and profile.max_steps == 6
+    assert profile.uses == ["crm"] and profile.tools == {"crm": ["open_ticket"]}
+    assert profile.model == "default" and profile.max_steps == 6
     assert 10 <= len(profile.examples) <= MAX_EXAMPLES
     assert len(set(profile.examples)) == len(profile.examples)
     assert len(profile.system_prompt) < 800  # the bundled model is SmolLM2-135M
@@ -82,6 +83,9 @@ async def test_profile_from_a_file_makes_another_agent(
     [
         ({**BILLING, "examples": [f"q{i}" for i in range(MAX_EXAMPLES + 1)]}, "examples"),
         ({**BILLING, "tools": ["crm"]}, "tools"),
+        ({**BILLING, "tools": {"crm": ["open_ticket"]}}, "not in uses"),
+        ({**BILLING, "uses": ["crm"], "tools": {"crm": []}}, "lists no tools"),
+        ({**BILLING, "uses": ["crm"], "tools": {"crm": ["Open Ticket"]}}, "invalid tool names"),
         ({**BILLING, "name": "Billing Agent"}, "name"),
         ({k: v for k, v in BILLING.items() if k != "system_prompt"}, "system_prompt"),
     ],

@@ -1,14 +1,16 @@
-"""A commerce agent wired to a real commerce tool service, with a scripted LLM at its HTTP boundary.
+"""An assistant agent wired to a real tool service, with a scripted LLM at its HTTP boundary.
 
-The tool service runs in-process (its real app and SQLite database) behind respx, which hands
-its requests to the ASGI app; the LLM stand-in answers each call with the next scripted turn
-(text, or OpenAI tool calls) and records what it was sent.
+``harness``: the commerce agent and the commerce tool service, or (parametrized ``general``) the
+general agent and the CRM. The tool service runs in-process (its real app and SQLite database) behind
+respx, which hands its requests to the ASGI app; the LLM stand-in answers each call with the next
+scripted turn (text, or OpenAI tool calls) and records what it was sent.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +23,12 @@ from meshline.agents.assistant.app import create_app as create_agent
 from meshline.agents.assistant.settings import AssistantSettings
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
+from meshline.tools.crm.app import create_app as create_crm
+from meshline.tools.crm.settings import CRMSettings
 from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion
 
 COMMERCE_URL = "http://commerce.test:8301"
+CRM_URL = "http://crm.test:8300"
 Turn = str | list[tuple[str, dict[str, Any]]]  # a reply text, or tool calls (name, arguments)
 
 
@@ -58,16 +63,21 @@ class ScriptedLLM:
 @dataclass
 class Harness:
     agent: httpx.AsyncClient
-    commerce: httpx.AsyncClient
+    tools_http: httpx.AsyncClient
     llm: ScriptedLLM
     token: Callable[..., str]
+    agent_name: str = "commerce"
+    service: str = "commerce-tools"
+    tools_url: str = COMMERCE_URL
 
     def headers(self, user: str = "dev") -> dict[str, str]:
-        token = self.token(audience=["commerce", "commerce-tools", "llm"], tenant="dev", user=user)
+        token = self.token(audience=[self.agent_name, self.service, "llm"], tenant="dev", user=user)
         return {"authorization": f"Bearer {token}"}
 
     async def tool(self, name: str, args: dict[str, Any], user: str = "dev") -> Any:
-        response = await self.commerce.post(f"{COMMERCE_URL}/v1/tools/{name}", json=args, headers=self.headers(user))
+        """Call the tool service directly (a read, to check what the agent did)."""
+        url = f"{self.tools_url}/v1/tools/{name}"
+        response = await self.tools_http.post(url, json=args, headers=self.headers(user))
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -76,7 +86,7 @@ class Harness:
             "task_id": "t1",
             "thread_id": "thread-7",
             "messages": messages,
-            "tools": [{"service": "commerce-tools", "url": COMMERCE_URL}],
+            "tools": [{"service": self.service, "url": self.tools_url}],
             "metadata": metadata or {},
         }
         response = await self.agent.post("/v1/invoke", json=body, headers=self.headers())
@@ -85,29 +95,50 @@ class Harness:
         return result
 
 
-@pytest.fixture
-async def harness(
-    mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, issue_token: Callable[..., str]
+@asynccontextmanager
+async def wired(
+    profile: str, service: str, tools_url: str, tools: FastAPI, token: Callable[..., str]
 ) -> AsyncIterator[Harness]:
-    monkeypatch.setenv("MESHLINE_LLM_URL", LLM_URL)
-    commerce: FastAPI = create_commerce(CommerceSettings(demo_customers=10))
-    agent: FastAPI = create_agent(AssistantSettings(profile="commerce"))
+    """The agent of ``profile`` with the tool service app ``tools`` at ``tools_url``, both started."""
+    agent: FastAPI = create_agent(AssistantSettings(profile=profile))
     llm = ScriptedLLM()
-    transport = httpx.ASGITransport(app=commerce)
+    transport = httpx.ASGITransport(app=tools)
 
-    async def to_commerce(request: httpx.Request) -> httpx.Response:
+    async def to_tools(request: httpx.Request) -> httpx.Response:
         response = await transport.handle_async_request(request)
         content = await response.aread()
         return httpx.Response(response.status_code, headers=response.headers, content=content)
 
-    async with commerce.router.lifespan_context(commerce), agent.router.lifespan_context(agent):
+    async with tools.router.lifespan_context(tools), agent.router.lifespan_context(agent):
         with respx.mock(assert_all_called=False) as router:
             router.get(f"{LLM_URL}/healthz").respond(200, json={"status": "ok"})
             router.post(f"{LLM_URL}{COMPLETIONS}").mock(side_effect=llm)
-            router.route(host="commerce.test").mock(side_effect=to_commerce)
+            router.route(host=httpx.URL(tools_url).host).mock(side_effect=to_tools)
             agent_transport = httpx.ASGITransport(app=agent)
             async with (
-                httpx.AsyncClient(transport=agent_transport, base_url="http://commerce-agent.test") as agent_http,
-                httpx.AsyncClient() as commerce_http,
+                httpx.AsyncClient(transport=agent_transport, base_url=f"http://{profile}-agent.test") as agent_http,
+                httpx.AsyncClient() as tools_http,
             ):
-                yield Harness(agent=agent_http, commerce=commerce_http, llm=llm, token=issue_token)
+                yield Harness(agent_http, tools_http, llm, token, profile, service, tools_url)
+
+
+# Profile -> (the tool service it uses, where the harness serves it, a fresh app of it).
+SETUPS: dict[str, tuple[str, str, Callable[[], FastAPI]]] = {
+    "commerce": ("commerce-tools", COMMERCE_URL, lambda: create_commerce(CommerceSettings(demo_customers=10))),
+    "general": ("crm", CRM_URL, lambda: create_crm(CRMSettings(demo_customers=10))),
+}
+
+
+@pytest.fixture
+async def harness(
+    request: pytest.FixtureRequest,
+    mesh_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    issue_token: Callable[..., str],
+) -> AsyncIterator[Harness]:
+    """The commerce agent and service; ``parametrize("harness", ["general"], indirect=True)`` for the general one."""
+    profile: str = getattr(request, "param", "commerce")
+    service, url, make_tools = SETUPS[profile]
+    monkeypatch.setenv("MESHLINE_LLM_URL", LLM_URL)
+    async with wired(profile, service, url, make_tools(), issue_token) as h:
+        yield h
