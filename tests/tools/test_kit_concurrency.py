@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +49,25 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+SERVICES = {
+    "crm": ("meshline.tools.crm", "MESHLINE_CRM_"),
+    "commerce": ("meshline.tools.commerce", "MESHLINE_COMMERCE_"),
+}
+
+
 @contextmanager
-def crm_process(tmp_path: Path, public_key: str, database_url: str | None) -> Iterator[str]:
+def tool_process(service: str, tmp_path: Path, public_key: str, database_url: str | None) -> Iterator[str]:
+    """A bundled tool service as its own process; its log must show no failure."""
+    module, prefix = SERVICES[service]
     port = free_port()
     env = {"MESHLINE_HOME": str(tmp_path / "home"), "MESHLINE_TOKEN_PUBLIC_KEY": public_key}
-    env |= {"MESHLINE_CRM_PORT": str(port), "MESHLINE_CRM_DEMO_CUSTOMERS": "5"}
+    env |= {f"{prefix}PORT": str(port), f"{prefix}DEMO_CUSTOMERS": "5"}
     # Writers of one process must never need SQLite's busy wait (it starved some into "database is
     # locked" under load): with almost none left, any writer that still relied on it fails here.
-    env["MESHLINE_CRM_SQLITE_BUSY_TIMEOUT_MS"] = "1"
+    env[f"{prefix}SQLITE_BUSY_TIMEOUT_MS"] = "1"
     if database_url is not None:
-        env["MESHLINE_CRM_DATABASE_URL"] = database_url
-    spec = ProcessSpec(name="crm", argv=[sys.executable, "-m", "meshline.tools.crm"], port=port, env=env)
+        env[f"{prefix}DATABASE_URL"] = database_url
+    spec = ProcessSpec(name=service, argv=[sys.executable, "-m", module], port=port, env=env)
     supervisor = Supervisor(tmp_path / "logs")
     supervisor.start(spec)
     try:
@@ -67,20 +75,23 @@ def crm_process(tmp_path: Path, public_key: str, database_url: str | None) -> It
         yield spec.url
     finally:
         supervisor.stop_all()
-        log = supervisor.log_tail("crm", lines=400)
+        log = supervisor.log_tail(service, lines=400)
         assert "database is locked" not in log and "Traceback" not in log, log[-3000:]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def crm_url(request: pytest.FixtureRequest, tmp_path: Path, token_keys: tuple[str, str]) -> Iterator[str]:
-    if request.param == "sqlite":
-        with crm_process(tmp_path, token_keys[1], None) as url:
-            yield url
-        return
-    if not DATABASE_URL:
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not DATABASE_URL:
         pytest.skip("set DATABASE_URL to a PostgreSQL server")
-    with postgres_database() as database_url, crm_process(tmp_path, token_keys[1], database_url) as url:
-        yield url
+    return str(request.param)
+
+
+@contextmanager
+def serving(service: str, backend: str, tmp_path: Path, public_key: str) -> Iterator[str]:
+    """The service on ``backend``: its SQLite file, or a fresh Postgres database dropped afterwards."""
+    with ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database()) if backend == "postgres" else None
+        yield stack.enter_context(tool_process(service, tmp_path, public_key, database_url))
 
 
 async def bounded(calls: list[Callable[[], Awaitable[httpx.Response]]]) -> list[httpx.Response]:
@@ -98,44 +109,80 @@ def failures(responses: list[httpx.Response]) -> list[str]:
     return [f"{r.status_code} {r.text[:300]}" for r in responses if r.status_code != 200]
 
 
-async def test_concurrent_writes_each_take_effect_once(crm_url: str, auth: Auth) -> None:
-    async with httpx.AsyncClient(base_url=crm_url, timeout=60, limits=httpx.Limits(max_connections=64)) as http:
+def client(url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64))
 
-        def post(tool: str, args: dict[str, Any], key: str) -> Callable[[], Awaitable[httpx.Response]]:
-            return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key))
 
-        opened = await post("open_ticket", {"subject": "Load", "description": "first note"}, "open-1")()
-        assert opened.status_code == 200, opened.text
-        ticket = opened.json()["id"]
+async def test_concurrent_writes_each_take_effect_once(
+    backend: str, tmp_path: Path, token_keys: tuple[str, str], auth: Auth
+) -> None:
+    with serving("crm", backend, tmp_path, token_keys[1]) as url:
+        async with client(url) as http:
+            await concurrent_crm_writes(http, auth)
 
-        # Distinct keys: every call is a write of its own, and all of them land.
-        notes = [
-            post("add_ticket_note", {"ticket_id": ticket, "body": f"note {i}"}, f"note-{i}") for i in range(WRITES)
-        ]
-        responses = await bounded(notes)
-        assert failures(responses) == []
-        final = await post("add_ticket_note", {"ticket_id": ticket, "body": "last"}, "note-last")()
-        bodies = [n["body"] for n in final.json()["notes"]]
-        assert sorted(bodies) == sorted(["first note", "last", *(f"note {i}" for i in range(WRITES))])
 
-        # The same key, many times at once, mixed with other writes: one ticket, every caller gets it.
-        same = [post("open_ticket", {"subject": "Once", "description": "only once"}, "same-key")] * CONCURRENCY
-        others = [post("add_ticket_note", {"ticket_id": ticket, "body": f"more {i}"}, f"more-{i}") for i in range(16)]
-        responses = await bounded([call for pair in zip(same, others, strict=True) for call in pair])
-        assert failures(responses) == []
-        ids = {r.json()["id"] for r in responses if r.json().get("subject") == "Once"}
-        assert len(ids) == 1
-        tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
-        assert [t["id"] for t in tickets if t["subject"] == "Once"] == list(ids)
+async def concurrent_crm_writes(http: httpx.AsyncClient, auth: Auth) -> None:
+    """Distinct keys, one key many times at once, and one key with other arguments, all at concurrency 16."""
 
-        # The same key with other arguments at the same time: one runs, the rest are told it was used.
-        reused = [
-            post("open_ticket", {"subject": "Twice", "description": f"variant {i}"}, "reused-key")
-            for i in range(CONCURRENCY)
-        ]
-        responses = await bounded(reused)
-        assert sorted(r.status_code for r in responses) == [200] + [409] * (CONCURRENCY - 1)
-        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"idempotency_key_reused"}
+    def post(tool: str, args: dict[str, Any], key: str) -> Callable[[], Awaitable[httpx.Response]]:
+        return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key))
+
+    opened = await post("open_ticket", {"subject": "Load", "description": "first note"}, "open-1")()
+    assert opened.status_code == 200, opened.text
+    ticket = opened.json()["id"]
+
+    # Distinct keys: every call is a write of its own, and all of them land.
+    notes = [post("add_ticket_note", {"ticket_id": ticket, "body": f"note {i}"}, f"note-{i}") for i in range(WRITES)]
+    responses = await bounded(notes)
+    assert failures(responses) == []
+    final = await post("add_ticket_note", {"ticket_id": ticket, "body": "last"}, "note-last")()
+    bodies = [n["body"] for n in final.json()["notes"]]
+    assert sorted(bodies) == sorted(["first note", "last", *(f"note {i}" for i in range(WRITES))])
+
+    # The same key, many times at once, mixed with other writes: one ticket, every caller gets it.
+    same = [post("open_ticket", {"subject": "Once", "description": "only once"}, "same-key")] * CONCURRENCY
+    others = [post("add_ticket_note", {"ticket_id": ticket, "body": f"more {i}"}, f"more-{i}") for i in range(16)]
+    responses = await bounded([call for pair in zip(same, others, strict=True) for call in pair])
+    assert failures(responses) == []
+    ids = {r.json()["id"] for r in responses if r.json().get("subject") == "Once"}
+    assert len(ids) == 1
+    tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
+    assert [t["id"] for t in tickets if t["subject"] == "Once"] == list(ids)
+
+    # The same key with other arguments at the same time: one runs, the rest are told it was used.
+    reused = [
+        post("open_ticket", {"subject": "Twice", "description": f"variant {i}"}, "reused-key")
+        for i in range(CONCURRENCY)
+    ]
+    responses = await bounded(reused)
+    assert sorted(r.status_code for r in responses) == [200] + [409] * (CONCURRENCY - 1)
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"idempotency_key_reused"}
+
+
+async def test_concurrent_refunds_never_exceed_the_order_total(
+    backend: str, tmp_path: Path, token_keys: tuple[str, str], auth: Auth
+) -> None:
+    """A check-then-act tool: each refund reads what was refunded before; racing ones must not all pass."""
+    with serving("commerce", backend, tmp_path, token_keys[1]) as url:
+        async with client(url) as http:
+            headers = auth(audience=("commerce-tools",))
+            orders = await http.post("/v1/tools/list_my_orders", json={"status": "delivered"}, headers=headers)
+            order = orders.json()["orders"][0]
+            remaining = order["total_cents"] - order["refunded_cents"]
+            amount = remaining // 4
+            assert amount > 0
+
+            def refund(i: int) -> Callable[[], Awaitable[httpx.Response]]:
+                args = {"order_id": order["id"], "amount_cents": amount, "reason": f"race {i}"}
+                return lambda: http.post(
+                    "/v1/tools/issue_refund", json=args, headers=auth(key=f"refund-{i}", audience=("commerce-tools",))
+                )
+
+            responses = await bounded([refund(i) for i in range(CONCURRENCY)])
+            assert sorted(r.status_code for r in responses) == [200] * 4 + [409] * (CONCURRENCY - 4)
+            assert {r.json()["code"] for r in responses if r.status_code == 409} == {"refund_exceeds_total"}
+            after = await http.post("/v1/tools/get_order", json={"order_id": order["id"]}, headers=headers)
+            assert after.json()["refunded_cents"] == order["refunded_cents"] + 4 * amount
 
 
 async def test_a_write_blocked_by_another_process_is_a_retryable_503(mesh_env: dict[str, str], auth: Auth) -> None:

@@ -2,9 +2,9 @@
 
 The tool runs in one DB session that commits after it returns, together with the
 idempotency record of a side-effecting call, so the side effect and its stored result are one
-transaction; a repeated key answers the stored result without running the tool again. Calls
-with the same key at the same time take turns (:meth:`Database.writing`): the first runs the
-tool, the others wait for it and answer its stored result.
+transaction; a repeated key answers the stored result without running the tool again. One
+customer's writes take turns (:meth:`Database.writing`), so calls with the same key at the same
+time do too: the first runs the tool, the others wait for it and answer its stored result.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ async def run_tool(
         previous = await stored(session, tenant, customer, tool.name, key)
     if previous is not None:
         return _replay(previous, digest)
-    async with database.writing(lock_key=json.dumps([tenant, customer, tool.name, key])) as session:
+    # Keyed by customer alone: tools change only the caller's own data, which is not partitioned by tenant.
+    async with database.writing(lock_key=f"customer:{customer}") as session:
         # A call with the same key may have committed while this one waited for its turn.
         previous = await stored(session, tenant, customer, tool.name, key)
         if previous is not None:

@@ -9,8 +9,11 @@ locked". So on SQLite the writers of this process queue on one ``asyncio.Lock`` 
 first served, no thread busy-waiting), and each write transaction starts with ``BEGIN
 IMMEDIATE``, which takes the file's write lock before the first read (another process holding it
 is waited for through ``busy_timeout``; a deferred transaction that read first would fail at once
-instead). Postgres has row locks and needs neither; there a write transaction takes an advisory
-lock on its idempotency key, so a concurrent call with the same key waits for the first to finish.
+instead). On Postgres a write transaction first takes an advisory lock on its ``lock_key`` (the
+customer: tools act on the caller's own data only), so one customer's writes run one at a time,
+each seeing the last one's commit (READ COMMITTED reads a fresh snapshot per statement), while
+other customers' writes run in parallel; a check-then-act tool (refunds never above the order
+total) holds on both backends without locking rows itself.
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ class Database:
         """A session for one write transaction; the caller commits it.
 
         SQLite: one writer of this process at a time, in arrival order, holding the file's write
-        lock from the start. Postgres: ``lock_key`` (an idempotency key) is locked until the
-        transaction ends, so writers with the same key run one after the other.
+        lock from the start. Postgres: ``lock_key`` is locked until the transaction ends, so
+        writers with the same key run one after the other.
         """
         try:
             if self.is_sqlite:
