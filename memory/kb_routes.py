@@ -4,6 +4,9 @@
   or multipart files (``files``: text, markdown, HTML, PDF); 202 with a job id at once.
 - ``GET /v1/jobs/{id}``: the job's progress and per-document errors.
 - ``GET /v1/collections/{name}``: how many chunks the collection holds.
+- ``DELETE /v1/collections/{name}`` and ``DELETE /v1/collections/{name}/documents/{id}`` (scope
+  ``ingest``): remove a whole collection or one document's chunks (from Chroma and, through the
+  BM25 generation, from every replica's lexical index); 404 when there is nothing to delete.
 - ``POST /v1/search``: dense, lexical or hybrid search with a metadata filter.
 """
 
@@ -14,7 +17,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from starlette.datastructures import UploadFile
@@ -131,6 +134,24 @@ async def collection_info(name: str, request: Request, caller: Caller) -> Collec
     """How many chunks the caller's tenant's collection holds (0 when it does not exist yet)."""
     store: KnowledgeStore = request.app.state.knowledge
     return CollectionInfo(name=name, chunks=await store.count(caller.tenant, name))
+
+
+@router.delete("/collections/{name}", status_code=204)
+async def delete_collection(name: str, request: Request, caller: Ingester) -> Response:
+    """Delete the caller's tenant's collection ``name`` with every chunk (404 when there is none)."""
+    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    await searcher.store.delete_collection(caller.tenant, name)
+    await searcher.lexical.forget(searcher.store.chroma_name(caller.tenant, name))
+    return Response(status_code=204)
+
+
+@router.delete("/collections/{name}/documents/{document_id:path}", status_code=204)
+async def delete_document(name: str, document_id: str, request: Request, caller: Ingester) -> Response:
+    """Delete one document's chunks from the caller's tenant's collection (404 when it has none)."""
+    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    await searcher.store.delete_document(caller.tenant, name, document_id)
+    await searcher.lexical.bump(searcher.store.chroma_name(caller.tenant, name))
+    return Response(status_code=204)
 
 
 @router.post("/search", response_model=SearchResult)

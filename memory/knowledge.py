@@ -16,7 +16,7 @@ from typing import Any, cast
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Where
 
-from meshline.errors import Unprocessable
+from meshline.errors import NotFound, Unprocessable
 from meshline.memory.documents import Chunk
 from meshline.memory.store import TenantCollections, collection_name
 
@@ -162,6 +162,26 @@ class KnowledgeStore:
     async def count(self, tenant: str, name: str) -> int:
         collection = await self.collection(tenant, name)
         return await self.collections.call(collection.count)
+
+    async def delete_collection(self, tenant: str, name: str) -> None:
+        """Delete the whole collection; NotFound (404) when the tenant has none of that name."""
+        if not await self.collections.drop(tenant, KB_PREFIX + check_collection_name(name)):
+            raise NotFound(f"no collection {name!r}", code="collection_not_found")
+
+    async def delete_document(self, tenant: str, name: str, document_id: str) -> int:
+        """Delete every chunk of a document; returns how many; NotFound (404) when it has none."""
+        collection = await self.collection(tenant, name)
+
+        def delete() -> int:
+            ids = collection.get(where={"doc_id": document_id}, include=[])["ids"]
+            if ids:
+                collection.delete(ids=ids)
+            return len(ids)
+
+        removed = await self.collections.call(delete)
+        if not removed:
+            raise NotFound(f"no document {document_id!r} in collection {name!r}", code="document_not_found")
+        return removed
 
     async def document_chunk_ids(self, tenant: str, name: str, document_id: str) -> list[str]:
         collection = await self.collection(tenant, name)

@@ -44,14 +44,14 @@ class LexicalIndex:
     chunks: list[StoredChunk]
     retriever: Any
     stemmer: Any
-    generation: tuple[int, int]
+    generation: int
     by_id: dict[str, StoredChunk] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: c for c in self.chunks}
 
     @classmethod
-    def build(cls, chunks: list[StoredChunk], generation: tuple[int, int]) -> LexicalIndex:
+    def build(cls, chunks: list[StoredChunk], generation: int) -> LexicalIndex:
         import bm25s
 
         stemmer = _tokenizer()
@@ -99,14 +99,20 @@ class LexicalIndexes:
         """Mark a collection's index stale everywhere (call after writing to it)."""
         await self.redis.incr(GENERATION_KEY + chroma_name)
 
-    async def _generation(self, tenant: str, name: str, chroma_name: str) -> tuple[int, int]:
-        # The chunk count guards against writes that did not bump (e.g. a Redis flush).
-        raw, count = await asyncio.gather(self.redis.get(GENERATION_KEY + chroma_name), self.store.count(tenant, name))
-        return int(raw or 0), count
+    async def forget(self, chroma_name: str) -> None:
+        """Drop this replica's index of a deleted collection now, and mark it stale everywhere."""
+        self._indexes.pop(chroma_name, None)
+        await self.bump(chroma_name)
+
+    async def _generation(self, chroma_name: str) -> int:
+        # Only the counter, no chunk count: a count is a store round trip on every search. Every
+        # write bumps after it lands (a worker that dies in between is redelivered and bumps then),
+        # and a flushed Redis resets the counter, which also differs from the cached value.
+        return int(await self.redis.get(GENERATION_KEY + chroma_name) or 0)
 
     async def index(self, tenant: str, name: str) -> LexicalIndex:
         chroma_name = self.store.chroma_name(tenant, name)
-        generation = await self._generation(tenant, name, chroma_name)
+        generation = await self._generation(chroma_name)
         cached = self._indexes.get(chroma_name)
         if cached is not None and cached.generation == generation:
             return cached

@@ -23,6 +23,7 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from meshline.contracts.memory import MemoryHit
 from meshline.errors import MeshlineError, ServiceUnavailable
@@ -86,6 +87,11 @@ class TenantCollections:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
         except MeshlineError:
             raise
+        except NotFoundError as exc:
+            # A collection deleted through another replica: forget every cached handle so the
+            # retry reopens (or recreates) it, instead of failing on a dead id forever.
+            self._collections.clear()
+            raise ServiceUnavailable("the collection changed under this call; retry", code="chroma_stale") from exc
         except TimeoutError as exc:
             detail = f"vector store did not answer within {self.timeout_s}s"
             raise ServiceUnavailable(detail, code="chroma_timeout") from exc
@@ -122,6 +128,20 @@ class TenantCollections:
                 retryable=False,
             )
         return collection
+
+    async def drop(self, tenant: str, kind: str) -> bool:
+        """Delete ``tenant``'s collection of ``kind``; False when there was none."""
+        name = collection_name(tenant, kind)
+        self._collections.pop(name, None)
+
+        def delete() -> bool:
+            try:
+                self.client.delete_collection(name)
+            except NotFoundError:
+                return False
+            return True
+
+        return await self.call(delete)
 
     async def collection(self, tenant: str, kind: str) -> Collection:
         name = collection_name(tenant, kind)

@@ -189,3 +189,52 @@ async def test_ingestion_needs_the_ingest_scope_and_valid_input(memory: MemorySe
     bad_filter = await memory.http.post("/v1/search", json={"query": "x", "where": {"a": {"$bad": 1}}}, headers=auth())
     assert bad_filter.status_code == 422 and bad_filter.json()["code"] == "invalid_filter"
     assert (await memory.http.get("/v1/jobs/nope", headers=auth())).status_code == 404
+
+
+async def test_deleting_a_document_removes_it_from_every_search_mode(
+    memory: MemoryService, auth: Auth, issue_token: Callable[..., str]
+) -> None:
+    writer = ingest_auth(auth, issue_token)
+    await ingest(memory, writer, POLICIES)
+    assert (await search(memory, auth(), "return an item for a refund", mode="lexical"))[0]["document_id"] == "returns"
+
+    response = await memory.http.delete("/v1/collections/default/documents/returns", headers=writer)
+    assert response.status_code == 204, response.text
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = await search(memory, auth(), "return an item for a refund", mode=mode, k=10)
+        assert "returns" not in {h["document_id"] for h in hits}, mode
+        assert bool(hits) == (mode != "lexical"), mode  # the others stay (no query word in them for BM25)
+    assert (await memory.http.get("/v1/collections/default", headers=auth())).json()["chunks"] == 2
+
+    again = await memory.http.delete("/v1/collections/default/documents/returns", headers=writer)
+    assert again.status_code == 404
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert again.json()["code"] == "document_not_found"
+
+
+async def test_deleting_a_collection_removes_every_chunk_and_only_the_caller_s_tenant_s(
+    memory: MemoryService, auth: Auth, issue_token: Callable[..., str]
+) -> None:
+    acme, globex = ingest_auth(auth, issue_token, "acme"), ingest_auth(auth, issue_token, "globex")
+    await ingest(memory, acme, POLICIES, collection="policies")
+    await ingest(memory, globex, POLICIES[:1], collection="policies")
+    assert await search(memory, auth(), "refund", collection="policies", mode="lexical")  # index built
+
+    # Another tenant's delete reaches its own collection of that name, never acme's.
+    assert (await memory.http.delete("/v1/collections/policies", headers=globex)).status_code == 204
+    assert (await memory.http.get("/v1/collections/policies", headers=auth())).json()["chunks"] == 3
+    assert (await memory.http.delete("/v1/collections/policies/documents/shipping", headers=globex)).status_code == 404
+
+    assert (await memory.http.delete("/v1/collections/policies", headers=acme)).status_code == 204
+    assert (await memory.http.get("/v1/collections/policies", headers=auth())).json()["chunks"] == 0
+    for mode in ("dense", "lexical", "hybrid"):
+        assert await search(memory, auth(), "refund", collection="policies", mode=mode) == [], mode
+
+    missing = await memory.http.delete("/v1/collections/never-made", headers=acme)
+    assert missing.status_code == 404 and missing.json()["code"] == "collection_not_found"
+    assert (await memory.http.delete("/v1/collections/default", headers=auth())).status_code == 403  # needs ingest
+
+    # The name can be used again at once.
+    job = await ingest(memory, acme, POLICIES[1:2], collection="policies")
+    assert job["done"] == 1
+    assert (await search(memory, auth(), "shipping days", collection="policies"))[0]["document_id"] == "shipping"
