@@ -101,13 +101,17 @@ class ServiceClient:
         url: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one call, retrying retryable failures; returns the final response (any status)."""
+        """Send one call, retrying retryable failures; returns the final response (any status).
+
+        The body is ``json``, or raw ``content`` (e.g. a multipart body passed through, with its
+        ``content-type`` in ``headers``)."""
         all_headers = self._headers(token, headers)
         repeatable = self._safe_to_repeat(method, idempotent, all_headers)
         self.retry_budget.record_call()
@@ -120,7 +124,7 @@ class ServiceClient:
                 # httpx's timeouts bound each read; this bounds the whole call (a trickling body too).
                 async with asyncio.timeout(timeout.read):
                     response = await self._http.request(
-                        method, url, json=json, params=params, headers=all_headers, timeout=timeout
+                        method, url, json=json, content=content, params=params, headers=all_headers, timeout=timeout
                     )
             except (httpx.ConnectError, httpx.ConnectTimeout, AttributeError) as exc:
                 if isinstance(exc, AttributeError) and not killed_mid_connect(exc):

@@ -53,6 +53,15 @@ class Knowledge:
         response = self._client._request("GET", f"/v1/collections/{quote(collection, safe='')}")
         return CollectionInfo.model_validate_json(response.content)
 
+    def delete(self, collection: str) -> None:
+        """Delete a whole collection; ``MeshlineAPIError`` (404) when there is none."""
+        self._client._request("DELETE", f"/v1/collections/{quote(collection, safe='')}")
+
+    def delete_document(self, document_id: str, collection: str = "default") -> None:
+        """Delete one document's chunks; ``MeshlineAPIError`` (404) when the collection has none."""
+        path = f"/v1/collections/{quote(collection, safe='')}/documents/{quote(document_id, safe='')}"
+        self._client._request("DELETE", path)
+
 
 class Jobs:
     """``client.jobs``: ingestion job progress."""

@@ -1,19 +1,25 @@
 """Knowledge-base ingestion through the orchestrator: a thin proxy to the memory service.
 
-``POST /v1/collections/{name}/documents``, ``GET /v1/jobs/{id}`` and ``GET /v1/collections/{name}``
-need an API key with the ``ingest`` scope. The call is forwarded with a service token for the
+``POST /v1/collections/{name}/documents``, ``GET /v1/jobs/{id}``, ``GET /v1/collections/{name}``,
+``DELETE /v1/collections/{name}`` and ``DELETE /v1/collections/{name}/documents/{id}`` need an
+API key with the ``ingest`` scope. The call is forwarded with a service token for the
 key's tenant (audience ``memory``, scope ``ingest``), so the memory service, not the body,
-decides whose collection it is. Bodies are JSON (the SDK turns files into JSON documents).
+decides whose collection it is. Ingestion bodies are JSON documents or multipart file uploads
+(passed through as they came; the memory service parses them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from meshline.contracts.knowledge import CollectionInfo, IngestRequest, JobAccepted, JobStatus
+from meshline.errors import Unprocessable
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.resilience.client import ServiceClient, raise_for_problem
 from meshline.service.auth import ServiceTokenIssuer
@@ -23,6 +29,14 @@ Ingester = Annotated[Principal, Depends(require_scope("ingest"))]
 CollectionName = Annotated[str, Path(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")]
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 FORWARD_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """A multipart body forwarded untouched (its boundary lives in the content type)."""
+
+    body: bytes
+    content_type: str
 
 
 class KnowledgeProxy:
@@ -37,17 +51,21 @@ class KnowledgeProxy:
         user = principal.user or f"key:{principal.key_id}"
         return self.issuer.issue(tenant=principal.tenant, user=user, scopes=["ingest"], audience=["memory"])
 
-    async def forward(self, principal: Principal, method: str, path: str, json: Any = None) -> Any:
+    async def forward(
+        self, principal: Principal, method: str, path: str, json: Any = None, multipart: Multipart | None = None
+    ) -> Any:
         response = await self.client.request(
             method,
             f"{self.memory_url}{path}",
             json=json,
+            content=multipart.body if multipart else None,
+            headers={"content-type": multipart.content_type} if multipart else None,
             token=self.token(principal),
             timeout_s=FORWARD_TIMEOUT_S,
-            idempotent=method == "GET",
+            idempotent=method in ("GET", "DELETE"),
         )
         raise_for_problem(response)
-        return response.json()
+        return response.json() if response.content else None
 
 
 def _proxy(request: Request) -> KnowledgeProxy:
@@ -56,14 +74,24 @@ def _proxy(request: Request) -> KnowledgeProxy:
 
 
 @router.post("/collections/{name}/documents", status_code=202, response_model=JobAccepted)
-async def ingest_documents(
-    name: CollectionName, body: IngestRequest, request: Request, principal: Ingester
-) -> JSONResponse:
-    """Queue documents for ingestion into the key's tenant's collection; 202 with the job."""
-    payload = body.model_dump(exclude_none=True)
-    accepted = JobAccepted.model_validate(
-        await _proxy(request).forward(principal, "POST", f"/v1/collections/{name}/documents", payload)
-    )
+async def ingest_documents(name: CollectionName, request: Request, principal: Ingester) -> JSONResponse:
+    """Queue documents for ingestion into the key's tenant's collection; 202 with the job.
+
+    The body is JSON (``IngestRequest``) or multipart files (parts named ``files``, optional
+    ``metadata`` field), passed through to the memory service as they came."""
+    content_type = request.headers.get("content-type", "")
+    path = f"/v1/collections/{name}/documents"
+    if content_type.startswith("multipart/form-data"):
+        multipart = Multipart(await request.body(), content_type)
+        answer = await _proxy(request).forward(principal, "POST", path, multipart=multipart)
+    else:
+        try:
+            body = IngestRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            detail = f"invalid ingestion request: {exc.errors()[0]['msg']}"
+            raise Unprocessable(detail, code="invalid_documents") from exc
+        answer = await _proxy(request).forward(principal, "POST", path, body.model_dump(exclude_none=True))
+    accepted = JobAccepted.model_validate(answer)
     return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url})
 
 
@@ -77,3 +105,18 @@ async def job_status(job_id: JobId, request: Request, principal: Ingester) -> Jo
 async def collection_info(name: CollectionName, request: Request, principal: Ingester) -> CollectionInfo:
     """How many chunks the key's tenant's collection holds."""
     return CollectionInfo.model_validate(await _proxy(request).forward(principal, "GET", f"/v1/collections/{name}"))
+
+
+@router.delete("/collections/{name}", status_code=204)
+async def delete_collection(name: CollectionName, request: Request, principal: Ingester) -> Response:
+    """Delete the key's tenant's collection with every chunk (404 problem+json when there is none)."""
+    await _proxy(request).forward(principal, "DELETE", f"/v1/collections/{name}")
+    return Response(status_code=204)
+
+
+@router.delete("/collections/{name}/documents/{document_id:path}", status_code=204)
+async def delete_document(name: CollectionName, document_id: str, request: Request, principal: Ingester) -> Response:
+    """Delete one document of the key's tenant's collection (404 problem+json when it has no chunks)."""
+    path = f"/v1/collections/{name}/documents/{quote(document_id, safe='')}"
+    await _proxy(request).forward(principal, "DELETE", path)
+    return Response(status_code=204)
