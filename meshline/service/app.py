@@ -21,7 +21,7 @@ from meshline.service.auth import ServiceTokenVerifier
 from meshline.service.context import ContextMiddleware
 from meshline.service.deadline import DeadlineMiddleware
 from meshline.service.limits import BodySizeLimitMiddleware
-from meshline.service.problems import install_problem_handlers
+from meshline.service.problems import CrashMiddleware, install_problem_handlers
 from meshline.service.settings import ServiceSettings
 from meshline.service.telemetry import HttpMetrics, MetricsMiddleware
 
@@ -95,4 +95,5 @@ def create_service_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.mesh.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry, settings.name))
     app.add_middleware(ContextMiddleware)
+    app.add_middleware(CrashMiddleware)  # outermost: a crash answers 500 and keeps the connection
     return app

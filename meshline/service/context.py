@@ -89,7 +89,7 @@ class ContextMiddleware:
         try:
             await self.app(scope, receive, send_with_trace)
         except Exception:
-            # Left bound: the kit's 500 handler runs outside this middleware (in Starlette's
-            # ServerErrorMiddleware) and must report the trace id this request ran under.
+            # Left bound: the kit's CrashMiddleware answers the 500 outside this middleware and
+            # must report the trace id this request ran under.
             raise
         _current.reset(token)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meshline.contracts.problem import ProblemDetails
 from meshline.errors import MeshlineError
@@ -92,17 +93,44 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = ProblemDetails(
-            type="https://meshline.dev/problems/internal_error",
-            title="Internal error",
-            status=500,
-            detail="The service failed unexpectedly; the trace id identifies the failure in its logs.",
-            code="internal_error",
-            instance=request.url.path,
-            trace_id=current_context().trace_id,
-        )
-        # Sent outside ContextMiddleware, which therefore cannot add the header itself.
-        return problem_response(problem, {"x-trace-id": problem.trace_id or ""})
+
+class CrashMiddleware:
+    """Answers an unhandled exception with a 500 problem+json, and keeps the connection.
+
+    Outermost of the kit's middlewares. Starlette's own error middleware would send a 500 too,
+    but then re-raises, and uvicorn closes the keep-alive connection: the client's next request
+    on it fails with a read error, so one crash would break a second, innocent request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # mid-stream: end it; the status has been sent already
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            problem = ProblemDetails(
+                type="https://meshline.dev/problems/internal_error",
+                title="Internal error",
+                status=500,
+                detail="The service failed unexpectedly; the trace id identifies the failure in its logs.",
+                code="internal_error",
+                instance=scope.get("path"),
+                trace_id=current_context().trace_id,
+            )
+            # Sent outside ContextMiddleware, which therefore cannot add the header itself.
+            await problem_response(problem, {"x-trace-id": problem.trace_id or ""})(scope, receive, send)

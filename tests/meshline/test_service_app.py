@@ -19,6 +19,7 @@ from meshline.service import app as app_module
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.context import current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.serve import serve_in_thread
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY = 1024
@@ -306,3 +307,11 @@ async def test_the_kit_exposes_resilience_metrics(client: httpx.AsyncClient) -> 
     body = (await client.get("/metrics")).text
     for name in ("meshline_breaker_state", "meshline_bulkhead_in_use", "meshline_retries", "meshline_fallbacks"):
         assert f"# TYPE {name}" in body
+
+
+def test_a_crash_does_not_break_the_next_request_on_the_same_connection(app: FastAPI) -> None:
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=5) as http:
+        assert http.get("/crash").status_code == 500
+        assert http.get("/items/7").json() == {"item_id": 7}  # same keep-alive connection
+        assert http.get("/crash").status_code == 500
+        assert http.get("/items/8").json() == {"item_id": 8}
