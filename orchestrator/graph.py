@@ -23,10 +23,12 @@ from langgraph.types import Send
 from prometheus_client import Histogram
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
+from meshline.contracts.chat import RouteDecision
+from meshline.contracts.confirmation import answer
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.router import Router
+from meshline.orchestrator.router import RoutePlan, Router
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
 
@@ -99,16 +101,29 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
 
     async def route(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         tenant, user = _who(config)
-        agents = [e.manifest for e in await deps.registry.list(kind="agent")]
-        plan = await deps.router.decide(
-            state["message"],
-            agents,
-            pinned=state.get("pinned"),
-            previous=previous_agent(state["messages"]),
-            token=deps.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=["llm"]),
-        )
+        previous = previous_agent(state["messages"])
+        if await answers_open_question(state, config, previous):
+            # "yes" to an agent's question belongs to that agent, however it would route alone.
+            assert previous is not None
+            plan = RoutePlan(RouteDecision(agents=[previous], method="sticky", confidence=1.0))
+        else:
+            agents = [e.manifest for e in await deps.registry.list(kind="agent")]
+            plan = await deps.router.decide(
+                state["message"],
+                agents,
+                pinned=state.get("pinned"),
+                previous=previous,
+                token=deps.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=["llm"]),
+            )
         get_stream_writer()({"type": "route", "route": plan.decision.model_dump()})
         return {"route": plan.decision.model_dump(), "parts": plan.parts}
+
+    async def answers_open_question(state: TurnState, config: RunnableConfig, previous: str | None) -> bool:
+        if state.get("pinned") or previous is None or answer(state["message"]) is None:
+            return False
+        tenant, user = _who(config)
+        thread_id = str(config.get("configurable", {}).get("thread_id", ""))
+        return await deps.caller.pending.get(deps.caller.pending.key(tenant, user, thread_id, previous)) is not None
 
     def fan_out(state: TurnState) -> list[Send]:
         """One dispatch per chosen agent, run in parallel; each sees only its part of the message."""

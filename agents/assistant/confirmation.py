@@ -9,14 +9,9 @@ retried uses the same idempotency key and cannot run twice.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field
-
-YES = {"yes", "y", "yeah", "yep", "sure", "ok", "okay", "confirm", "confirmed", "go ahead", "do it", "please do",
-       "yes please", "proceed", "correct"}  # fmt: skip
-NO = {"no", "n", "nope", "cancel", "stop", "don't", "do not", "no thanks", "never mind", "abort"}
 
 
 class PendingCall(BaseModel):
@@ -26,21 +21,6 @@ class PendingCall(BaseModel):
     service: str
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-def _normalized(text: str) -> str:
-    return re.sub(r"[^a-z' ]", "", text.lower()).strip()
-
-
-def answer(text: str) -> bool | None:
-    """True for a clear yes, False for a clear no, None for anything else."""
-    words = _normalized(text)
-    first = words.split(" ", 1)[0] if words else ""
-    if words in YES or (first in YES and not any(n in words for n in ("no", "not", "don't"))):
-        return True
-    if words in NO or first in NO:
-        return False
-    return None
 
 
 def question(call: PendingCall) -> str:

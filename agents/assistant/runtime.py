@@ -16,12 +16,13 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from meshline.agents.assistant.confirmation import PendingCall, answer, last_user_text, question
+from meshline.agents.assistant.confirmation import PendingCall, last_user_text, question
 from meshline.agents.assistant.llm_client import LLMLayer, LLMTurn, TurnAccumulator
 from meshline.agents.assistant.profile import Profile
 from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
 from meshline.contracts import AgentResult, AgentTask, Usage
 from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, ToolCallRecord
+from meshline.contracts.confirmation import answer
 from meshline.errors import MeshlineError, UpstreamError
 
 MEMORIES_HEADER = "What you know about this user:"

@@ -29,7 +29,7 @@ def test_asking_for_a_human_opens_a_crm_ticket_after_yes(mesh: TestMesh) -> None
             assert "Shall I go ahead" in asked.content
 
             done = client.chat("yes", thread_id=asked.thread_id)
-            assert done.route.agents == ["general"]
+            assert (done.route.agents, done.route.method) == (["general"], "sticky")
             assert [(c.tool, c.status) for c in done.tool_calls] == [("open_ticket", "ok")]
             ticket = done.tool_calls[0].result
             assert ticket["id"].startswith("tkt-") and ticket["subject"] == TICKET["subject"]
@@ -43,3 +43,22 @@ def test_asking_for_a_human_opens_a_crm_ticket_after_yes(mesh: TestMesh) -> None
     finally:
         for name in ("open_ticket", "list_my_tickets"):
             script(mesh, name, [])
+
+
+def test_a_yes_goes_to_the_agent_whose_question_is_open(mesh: TestMesh) -> None:
+    """However "yes" alone would route, it answers the account agent's question."""
+    update = {"email": "new.address@example.com"}
+    try:
+        with meshline.Client(mesh.url, mesh.api_key) as client:
+            script(mesh, "update_contact_details", call_then("update_contact_details", update, "Done: {tool_result}"))
+            asked = client.chat("please change my email to new.address@example.com", agent="account")
+            assert [c.status for c in asked.tool_calls] == ["pending_confirmation"]
+            done = client.chat("yes please", thread_id=asked.thread_id)
+            assert (done.route.agents, done.route.method) == (["account"], "sticky")
+            assert [(c.tool, c.status) for c in done.tool_calls] == [("update_contact_details", "ok")]
+            assert done.tool_calls[0].result["email"] == update["email"]
+            # The question was answered: another "yes" changes nothing.
+            again = client.chat("yes", thread_id=asked.thread_id)
+            assert again.tool_calls == []
+    finally:
+        script(mesh, "update_contact_details", [])
