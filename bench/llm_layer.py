@@ -55,6 +55,7 @@ RESULTS = ROOT / "bench" / "results" / "llm_layer.json"
 LITELLM_PROXY_VERSION = "1.106.12"
 PROXY_VENV = ROOT / ".bench" / f"litellm-proxy-{LITELLM_PROXY_VERSION}"
 QUESTION = itertools.count()
+WHOLE, FIRST_TOKEN = 0, 1  # the two calls of calls()
 
 
 @dataclass(frozen=True)
@@ -107,25 +108,30 @@ def calls(http: httpx.AsyncClient, target: Target) -> tuple[Callable[[], Awaitab
     return whole, first_token
 
 
+async def run(target: Target, mode: int, concurrency: int, total: int) -> tuple[list[float], float]:
+    """One target at one level, on connections of its own (a pooled connection left idle while the
+    other targets ran may be closed by the server just as it is reused), warmed up first."""
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        call = calls(http, target)[mode]
+        await timed(call, concurrency, concurrency)
+        return await timed(call, concurrency, total)
+
+
 async def measure(targets: list[Target], quick: bool) -> dict[str, dict[str, Any]]:
     """Raw latencies per target; at each level and mode the targets run back to back."""
     out: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        per_target = {t.name: calls(http, t) for t in targets}
-        for whole, first_token in per_target.values():  # warm-up: connections, imports, first-call caches
-            await timed(whole, 4, 32)
-            await timed(first_token, 4, 32)
-        for level, (concurrency, total) in LEVELS.items():
-            total = max(concurrency, total // 4) if quick else total
-            for target in targets:
-                whole, _ = per_target[target.name]
-                out[target.name][f"{level}_whole"], out[target.name][f"{level}_rps"] = await timed(
-                    whole, concurrency, total
-                )
-            for target in targets:
-                _, first_token = per_target[target.name]
-                out[target.name][f"{level}_ttft"], _ = await timed(first_token, concurrency, total)
+    for target in targets:  # warm-up: imports, first-call caches
+        await run(target, WHOLE, 4, 32)
+        await run(target, FIRST_TOKEN, 4, 32)
+    for level, (concurrency, total) in LEVELS.items():
+        total = max(concurrency, total // 4) if quick else total
+        for target in targets:
+            out[target.name][f"{level}_whole"], out[target.name][f"{level}_rps"] = await run(
+                target, WHOLE, concurrency, total
+            )
+        for target in targets:
+            out[target.name][f"{level}_ttft"], _ = await run(target, FIRST_TOKEN, concurrency, total)
     return out
 
 
