@@ -115,6 +115,13 @@ class StoredConfigEmbedder(Embedder):
         raise RuntimeError("Meshline passes embeddings to Chroma explicitly; this placeholder never embeds")
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, not the host's count). A CPU quota
+    (Kubernetes limits) is not visible here: set ``embed_bulk_threads`` to match it."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def bf16_is_native() -> bool:
     """Whether this CPU runs bfloat16 matmuls natively (AVX-512 BF16 / AMX), so autocast pays off."""
     import torch
@@ -155,7 +162,7 @@ class LocalEmbedder(Embedder):
         self._model: Any = SentenceTransformer(str(model_dir or bundled_model_dir()), device="cpu")
         self._lock = threading.Lock()
         self.bf16 = precision == "bfloat16" or (precision == "auto" and bf16_is_native())
-        self.bulk_threads = bulk_threads or os.cpu_count() or 1
+        self.bulk_threads = bulk_threads or usable_cores()
 
     def ready(self) -> bool:
         return self._model is not None

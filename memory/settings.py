@@ -39,7 +39,11 @@ class MemorySettings(ServiceSettings):
         description="Local model: 'auto' = bfloat16 autocast where the CPU has native bf16, else float32.",
     )
     embed_bulk_threads: int = Field(
-        default=0, ge=0, le=256, description="Torch threads for ingestion batches (0 = every core); queries use one."
+        default=0,
+        ge=0,
+        le=256,
+        description="Torch threads for ingestion batches (0 = every core this process may use; set it to a CPU quota); "
+        "queries use one.",
     )
 
     stream_key: str = "meshline:memory:writes"
