@@ -12,6 +12,7 @@ import importlib.util
 import math
 import os
 import threading
+import warnings
 from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,16 +134,117 @@ def bf16_is_native() -> bool:
         return False
 
 
-class LocalEmbedder(Embedder):
-    """all-MiniLM-L6-v2 through sentence-transformers on CPU, in inference mode.
+TRACE_TEXTS = ["a padded batch, so the traced graph keeps the attention mask", "hi"]
 
-    Queries run on one torch thread: ~10x faster than torch's default on a small, busy machine
-    (~20 ms vs ~200 ms per query on 2 cores). :meth:`embed_bulk` (ingestion) sorts texts by
-    length, so a batch pads little, and runs each batch on ``bulk_threads`` threads (throughput
-    rather than latency; queries still get in between batches). ``precision`` ``bfloat16`` runs
-    the matmuls under bf16 autocast: on a CPU with native bf16 it is 2-3.5x faster, and the
-    vectors keep a cosine >= 0.9999 to the fp32 ones. Calls are serialised by a lock because the
-    fast tokenizer refuses concurrent use (and torch's thread count is process-wide).
+
+class TracedQueryEncoder(Embedder):
+    """all-MiniLM-L6-v2 as a frozen TorchScript graph, for short texts on the request path.
+
+    For one short text MiniLM's cost is mostly per-op overhead, so the transformer is traced
+    (under bf16 autocast where the CPU computes bf16 natively, else in fp32, where bf16 would be
+    emulated and slower) and frozen: the weights fold to constants once and the per-op Python
+    dispatch is gone (~13 ms -> ~7 ms a query on the 2-core development machine; cosine to the
+    fp32 vectors >= 0.9999). One torch thread. Texts are cut at ``max_tokens`` (256 matches
+    sentence-transformers' ``max_seq_length`` for this model, so queries and memories embed as
+    ingested chunks do). ``lock`` serialises calls (the fast tokenizer refuses concurrent use and
+    torch's thread count is process-wide); pass the lock of whatever else runs torch here. The
+    router (``meshline.orchestrator.routing_embedder``) and :class:`LocalEmbedder` share this class.
+    Loading traces the model (about a second).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        batch_size: int = 32,
+        *,
+        max_tokens: int = 256,
+        bf16: bool | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        super().__init__(LOCAL_EMBEDDING_MODEL, batch_size)
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        torch.set_num_threads(1)
+        directory = str(model_dir or bundled_model_dir())
+        self.max_tokens = max_tokens
+        self.bf16 = bf16_is_native() if bf16 is None else bf16
+        self._torch = torch
+        self._tokenizer: Any = AutoTokenizer.from_pretrained(directory)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # transformers' own deprecations, not ours to fix
+            model = AutoModel.from_pretrained(directory).eval()
+        self._graph: Any = self._trace(_mean_pooled(model, torch))
+        self._lock = lock or threading.Lock()
+
+    def _trace(self, module: Any) -> Any:
+        torch = self._torch
+        sample = self._tokenizer(TRACE_TEXTS, padding=True, return_tensors="pt")
+        # Tracing under autocast needs the JIT's own autocast pass off; restore it afterwards.
+        previous = torch._C._jit_set_autocast_mode(False)
+        try:
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+            with warnings.catch_warnings(), torch.inference_mode(), autocast:
+                # The tracer flags two Python branches in transformers' masking; both are constant
+                # for an encoder given a mask (tested: batched and single vectors agree).
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                warnings.simplefilter("ignore", FutureWarning)  # the tracer reads deprecated model attributes
+                # transformers 5's forward must get keyword arguments (positional ones hit use_cache),
+                # hence the wrapper module.
+                traced = torch.jit.trace(
+                    module, (sample["input_ids"], sample["attention_mask"]), check_trace=False, strict=False
+                )
+                return torch.jit.freeze(traced.eval())
+        finally:
+            torch._C._jit_set_autocast_mode(previous)
+
+    def ready(self) -> bool:
+        return self._graph is not None
+
+    def close(self) -> None:
+        self._graph = None
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        if self._graph is None:
+            raise ServiceUnavailable("the embedding model is closed", code="model_closed")
+        with self._lock, self._torch.inference_mode():
+            batch = self._tokenizer(
+                texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+            )
+            vectors = self._graph(batch["input_ids"], batch["attention_mask"])
+        return cast(list[list[float]], vectors.float().numpy().tolist())
+
+
+def _mean_pooled(model: Any, torch: Any) -> Any:
+    """transformer -> mask-weighted mean of the token states -> unit length (sentence-transformers' recipe)."""
+
+    class MeanPooled(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            states = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=1)
+
+    return MeanPooled().eval()
+
+
+class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 on CPU: the traced graph for the request path, sentence-transformers for bulk.
+
+    :meth:`embed` (queries, memory recall and writes: a few short texts) runs a
+    :class:`TracedQueryEncoder` on one torch thread. :meth:`embed_bulk` (ingestion) runs
+    sentence-transformers' ``encode``: it sorts texts by length, so a batch pads little, and runs
+    each batch on ``bulk_threads`` threads (throughput rather than latency; queries still get in
+    between batches). ``precision`` ``bfloat16`` runs the matmuls under bf16 autocast on both
+    paths: on a CPU with native bf16 it is 2-3.5x faster, and the vectors keep a cosine >= 0.9999
+    to the fp32 ones, so query and chunk vectors agree (tested at >= 0.999). Both paths share
+    one lock: the fast tokenizer refuses concurrent use and torch's thread count is process-wide.
     """
 
     def __init__(
@@ -158,17 +260,22 @@ class LocalEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(1)
+        directory = model_dir or bundled_model_dir()
         self._torch = torch
-        self._model: Any = SentenceTransformer(str(model_dir or bundled_model_dir()), device="cpu")
+        self._model: Any = SentenceTransformer(str(directory), device="cpu")
         self._lock = threading.Lock()
         self.bf16 = precision == "bfloat16" or (precision == "auto" and bf16_is_native())
         self.bulk_threads = bulk_threads or usable_cores()
+        self._query = TracedQueryEncoder(
+            directory, batch_size, max_tokens=self._model.max_seq_length, bf16=self.bf16, lock=self._lock
+        )
 
     def ready(self) -> bool:
-        return self._model is not None
+        return self._model is not None and self._query.ready()
 
     def close(self) -> None:
         self._model = None
+        self._query.close()
 
     def _run(self, texts: list[str], threads: int) -> list[list[float]]:
         if not texts:
@@ -177,8 +284,7 @@ class LocalEmbedder(Embedder):
             raise ServiceUnavailable("the embedding model is closed", code="model_closed")
         torch = self._torch
         with self._lock, torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            if threads != 1:
-                torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
             try:
                 array = self._model.encode(
                     texts,
@@ -188,12 +294,11 @@ class LocalEmbedder(Embedder):
                     show_progress_bar=False,
                 )
             finally:
-                if threads != 1:
-                    torch.set_num_threads(1)
+                torch.set_num_threads(1)
         return cast(list[list[float]], array.astype("float32").tolist())
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        return self._run(texts, 1)
+        return self._query.embed_sync(texts)
 
     async def embed_bulk(self, texts: Sequence[str]) -> list[list[float]]:
         """Batches of similar length on ``bulk_threads`` threads, returned in the input order."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import math
 
-from meshline.memory.embeddings import EMBEDDING_FUNCTION_NAME, LiteLLMEmbedder, LocalEmbedder, load_embedder
+import numpy as np
+
+from meshline.memory.embeddings import (
+    EMBEDDING_FUNCTION_NAME,
+    LiteLLMEmbedder,
+    LocalEmbedder,
+    TracedQueryEncoder,
+    load_embedder,
+)
 from meshline.memory.settings import MemorySettings
 
 
@@ -60,3 +68,30 @@ async def test_bulk_embedding_sorts_by_length_and_returns_the_input_order(embedd
     assert len(bulk) == len(texts)
     assert min(sum(a * b for a, b in zip(x, y, strict=True)) for x, y in zip(bulk, one_by_one, strict=True)) > 0.999
     assert await embedder.embed_bulk([]) == []
+
+
+QUERIES = [
+    "0-dimensional biomaterials show inductive properties.",
+    "where is my refund?",
+    "Do ALDH1 positive breast cancer stem cells predict poor clinical outcome in patients?",
+    "shipping " * 400,  # longer than the model's 256 tokens: cut like an ingested chunk
+]
+
+
+async def test_query_vectors_match_the_ingested_vectors(embedder: LocalEmbedder) -> None:
+    """Search and recall embed with the traced graph, ingestion with sentence-transformers: they must agree."""
+    queries = [(await embedder.embed([q]))[0] for q in QUERIES]  # one text per call, as search does
+    bulk = await embedder.embed_bulk(QUERIES)
+    assert min(sum(a * b for a, b in zip(q, d, strict=True)) for q, d in zip(queries, bulk, strict=True)) > 0.999
+    assert embedder.embed_sync(QUERIES) == await embedder.embed(QUERIES)
+
+
+def test_fp32_fallback_matches_the_ingested_vectors(embedder: LocalEmbedder) -> None:
+    """Where bf16 is not native the traced graph runs in fp32: the same vectors within noise."""
+    fp32 = TracedQueryEncoder(bf16=False)
+    try:
+        ours = np.asarray(fp32.embed_sync(QUERIES))
+        ingested = np.asarray(embedder.embed_sync(QUERIES))
+        assert (ours * ingested).sum(axis=1).min() > 0.999
+    finally:
+        fp32.close()
