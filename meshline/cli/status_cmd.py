@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import httpx
@@ -63,7 +64,7 @@ def build_table(
 ) -> Table:
     table = Table(title=f"meshline at {url}", title_justify="left")
     for column in ("service", "kind", "instances", "healthy", "state", "breaker", "in flight"):
-        table.add_column(column, no_wrap=column != "instances")
+        table.add_column(column, no_wrap=column != "instances", min_width=12 if column == "instances" else None)
     ready_style = "green" if readiness.ready else "red"
     table.add_row(
         "orchestrator",
@@ -104,7 +105,8 @@ def status(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 10.0,
 ) -> None:
     """Show the mesh's health; exit 0 only when the orchestrator is ready and every service is healthy."""
-    console = Console()
+    # Piped (CI logs, scripts): wide enough for every column; a terminal wraps to its own width.
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     with open_client(url, key, timeout=timeout) as client:
         try:
             readiness = client.readiness()
