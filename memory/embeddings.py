@@ -134,6 +134,7 @@ def bf16_is_native() -> bool:
         return False
 
 
+MINILM_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length in sentence-transformers' config
 TRACE_TEXTS = ["a padded batch, so the traced graph keeps the attention mask", "hi"]
 
 
@@ -157,7 +158,7 @@ class TracedQueryEncoder(Embedder):
         model_dir: Path | None = None,
         batch_size: int = 32,
         *,
-        max_tokens: int = 256,
+        max_tokens: int = MINILM_MAX_TOKENS,
         bf16: bool | None = None,
         lock: threading.Lock | None = None,
     ) -> None:
@@ -266,9 +267,9 @@ class LocalEmbedder(Embedder):
         self._lock = threading.Lock()
         self.bf16 = precision == "bfloat16" or (precision == "auto" and bf16_is_native())
         self.bulk_threads = bulk_threads or usable_cores()
-        self._query = TracedQueryEncoder(
-            directory, batch_size, max_tokens=self._model.max_seq_length, bf16=self.bf16, lock=self._lock
-        )
+        # Queries are cut where sentence-transformers cuts ingested chunks, so the two agree.
+        limit: int = self._model.max_seq_length or MINILM_MAX_TOKENS
+        self._query = TracedQueryEncoder(directory, batch_size, max_tokens=limit, bf16=self.bf16, lock=self._lock)
 
     def ready(self) -> bool:
         return self._model is not None and self._query.ready()
