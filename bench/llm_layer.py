@@ -64,6 +64,15 @@ class Target:
     base: str
     headers: dict[str, str]
     model: str
+    pid: int | None = None  # the serving process, whose CPU time per request is reported
+
+
+def cpu_s(pid: int | None) -> float:
+    """User plus system CPU seconds the process has used so far (0 when there is no process)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def body(model: str, stream: bool) -> dict[str, Any]:
@@ -118,26 +127,29 @@ async def run(target: Target, mode: int, concurrency: int, total: int) -> tuple[
         return await timed(call, concurrency, total)
 
 
-async def measure(targets: list[Target], quick: bool) -> dict[str, dict[str, Any]]:
+async def measure(targets: list[Target], quick: bool, levels: list[str]) -> dict[str, dict[str, Any]]:
     """Raw latencies per target; at each level and mode the targets run back to back."""
     out: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
     for target in targets:  # warm-up: imports, first-call caches
         await run(target, WHOLE, 4, 32)
         await run(target, FIRST_TOKEN, 4, 32)
-    for level, (concurrency, total) in LEVELS.items():
+    for level in levels:
+        concurrency, total = LEVELS[level]
         total = max(concurrency, total // 4) if quick else total
         for target in targets:
+            before = cpu_s(target.pid)
             out[target.name][f"{level}_whole"], out[target.name][f"{level}_rps"] = await run(
                 target, WHOLE, concurrency, total
             )
+            out[target.name][f"{level}_cpu_ms"] = (cpu_s(target.pid) - before) * 1000 / (total + concurrency)
         for target in targets:
             out[target.name][f"{level}_ttft"], _ = await run(target, FIRST_TOKEN, concurrency, total)
     return out
 
 
-def added(layer: dict[str, Any], direct: dict[str, Any]) -> dict[str, dict[str, float]]:
+def added(layer: dict[str, Any], direct: dict[str, Any], levels: list[str]) -> dict[str, dict[str, float]]:
     result = {}
-    for level in LEVELS:
+    for level in levels:
         whole, base = layer[f"{level}_whole"], direct[f"{level}_whole"]
         result[level] = {
             "added_p50_ms": round(statistics.median(whole) - statistics.median(base), 1),
@@ -231,7 +243,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a quarter of the requests")
     parser.add_argument("--no-proxy", action="store_true", help="measure Meshline only (no LiteLLM proxy)")
+    parser.add_argument("--levels", default=",".join(LEVELS), help="comma-separated subset of c1,c16,c64")
+    parser.add_argument("--no-save", action="store_true", help="print only (for before/after comparisons)")
     args = parser.parse_args()
+    levels = args.levels.split(",")
     private, public = generate_keypair()
     token = ServiceTokenIssuer(private, 3600).issue(tenant="bench", user="bench", scopes=["chat"], audience=["llm"])
     redis_port, provider_port = free_port(), free_port()
@@ -244,7 +259,7 @@ def main() -> None:
             procs.append(layer)
             targets = [
                 Target("direct", provider, {}, "fake-model"),
-                Target("meshline", url, {"authorization": f"Bearer {token}"}, "default"),
+                Target("meshline", url, {"authorization": f"Bearer {token}"}, "default", layer.pid),
             ]
             proxy_error = "skipped (--no-proxy)" if args.no_proxy else None
             if not args.no_proxy:
@@ -252,16 +267,20 @@ def main() -> None:
                     proxy, proxy_url, master_key = start_litellm_proxy(Path(tmp), provider)
                     procs.append(proxy)
                     targets.append(
-                        Target("litellm_proxy", proxy_url, {"authorization": f"Bearer {master_key}"}, "default")
+                        Target(
+                            "litellm_proxy", proxy_url, {"authorization": f"Bearer {master_key}"}, "default", proxy.pid
+                        )
                     )
                 except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
                     proxy_error = str(exc)
-            raw = asyncio.run(measure(targets, args.quick))
+            raw = asyncio.run(measure(targets, args.quick, levels))
             for target in targets[1:]:
-                results[target.name] = added(raw[target.name], raw["direct"])
+                results[target.name] = added(raw[target.name], raw["direct"], levels)
+                cpu = {level: round(raw[target.name][f"{level}_cpu_ms"], 2) for level in levels}
+                print(f"{target.name} CPU ms per non-streamed request: {cpu}")  # noqa: T201
             if proxy_error is not None:
                 results["litellm_proxy"] = {"unavailable": proxy_error}
-            direct_p50 = {level: round(statistics.median(raw["direct"][f"{level}_whole"]), 1) for level in LEVELS}
+            direct_p50 = {level: round(statistics.median(raw["direct"][f"{level}_whole"]), 1) for level in levels}
     finally:
         for proc in procs:
             proc.terminate()
@@ -270,6 +289,8 @@ def main() -> None:
     for name in ("meshline", "litellm_proxy"):
         for level, row in results[name].items():
             print(f"{name:14} {level}: {row}")  # noqa: T201
+    if args.no_save:
+        return
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"saved {RESULTS}")  # noqa: T201
 

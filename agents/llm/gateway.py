@@ -201,7 +201,10 @@ class ModelGateway:
             await self.apply(registry)
 
     def cost_nano_usd(self, attempt: Attempt, prompt_tokens: int, completion_tokens: int) -> int:
-        """From litellm's cost map; a model it does not price (a local model) costs nothing."""
+        """From litellm's cost map; a model it does not price (a local model) costs nothing.
+
+        litellm's lookup costs most of a millisecond, so a model found unpriced is not looked up again.
+        """
         model = attempt.version.deployments[0].model
         if model in self._unpriced or not (prompt_tokens or completion_tokens):
             return 0
@@ -212,7 +215,10 @@ class ModelGateway:
         except Exception:  # litellm raises several types for an unmapped model
             self._unpriced.add(model)
             return 0
-        return round((prompt_cost + completion_cost) * 1_000_000_000)
+        cost = round((prompt_cost + completion_cost) * 1_000_000_000)
+        if cost == 0:  # priced at zero (e.g. a model the router registered without prices): skip from now on
+            self._unpriced.add(model)
+        return cost
 
     def messages_for(self, attempt: Attempt, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The version's system prompt, when it has one, goes in front of the caller's messages."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,11 +68,31 @@ class ServiceTokenIssuer:
 
 
 class ServiceTokenVerifier:
-    def __init__(self, public_key_pem: str, audience: str) -> None:
+    """Verifies service tokens; a verified token is remembered until it expires (bounded LRU), because
+    an agent forwards the same token on every call it makes and an EdDSA check costs about a millisecond."""
+
+    def __init__(self, public_key_pem: str, audience: str, cache_size: int = 1024) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode())
         self.audience = audience
+        self._cache_size = cache_size
+        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
 
     def verify(self, token: str) -> Identity:
+        cached = self._verified.get(token)
+        if cached is not None:
+            identity, exp = cached
+            if time.time() < exp:
+                self._verified.move_to_end(token)
+                return identity
+            del self._verified[token]  # expired: verify again, which raises token_expired
+        identity, exp = self._decode(token)
+        if self._cache_size > 0:
+            self._verified[token] = (identity, exp)
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return identity
+
+    def _decode(self, token: str) -> tuple[Identity, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -87,9 +108,10 @@ class ServiceTokenVerifier:
             raise Forbidden(f"service token is not valid for {self.audience!r}", code="wrong_audience") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid service token: {exc}", code="invalid_token") from exc
-        return Identity(
+        identity = Identity(
             tenant=str(claims["tenant"]), user=str(claims["sub"]), scopes=frozenset(claims["scopes"]), token=token
         )
+        return identity, float(claims["exp"])
 
 
 def bearer_token(request: Request) -> str:

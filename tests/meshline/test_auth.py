@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -91,6 +92,39 @@ def test_issue_verify_round_trip(token_keys: tuple[str, str]) -> None:
     assert claims["iss"] == ISSUER
     assert claims["aud"] == ["assistant", SERVICE]
     assert claims["exp"] - claims["iat"] == 300
+
+
+def test_verified_token_is_remembered_until_it_expires(
+    token_keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuer = ServiceTokenIssuer(token_keys[0], ttl_s=60)
+    verifier = ServiceTokenVerifier(token_keys[1], SERVICE, cache_size=2)
+    token = issuer.issue(tenant="acme", user="a", scopes=["chat"], audience=[SERVICE])
+    first = verifier.verify(token)
+    decodes = 0
+    original = jwt.decode
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    assert verifier.verify(token) == first
+    assert decodes == 0  # served from the cache
+    with pytest.raises(Unauthorized) as caught:  # a tampered token never matches a cached one
+        verifier.verify(tamper(token))
+    assert caught.value.code == "invalid_token"
+    for user in ("b", "c"):  # bounded: the oldest entry is evicted
+        verifier.verify(issuer.issue(tenant="acme", user=user, scopes=[], audience=[SERVICE]))
+    verifier.verify(token)
+    assert decodes == 4
+    brief = ServiceTokenIssuer(token_keys[0], ttl_s=1).issue(tenant="acme", user="a", scopes=[], audience=[SERVICE])
+    verifier.verify(brief)
+    time.sleep(1.1)  # past exp (a whole second after issue, rounded down): verified again, and refused
+    with pytest.raises(Unauthorized) as caught:
+        verifier.verify(brief)
+    assert caught.value.code == "token_expired"
 
 
 def test_expired_token_is_401_token_expired(token_keys: tuple[str, str]) -> None:
