@@ -123,8 +123,12 @@ async def run(target: Target, mode: int, concurrency: int, total: int) -> tuple[
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         call = calls(http, target)[mode]
-        await timed(call, concurrency, concurrency)
-        return await timed(call, concurrency, total)
+        try:
+            await timed(call, concurrency, concurrency)
+            return await timed(call, concurrency, total)
+        except httpx.TransportError as exc:
+            kind = "streamed" if mode == FIRST_TOKEN else "whole"
+            raise RuntimeError(f"{target.name}, {kind} at c{concurrency}: {exc!r}") from exc
 
 
 async def measure(targets: list[Target], quick: bool, levels: list[str]) -> dict[str, dict[str, Any]]:
