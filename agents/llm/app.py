@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -28,17 +27,6 @@ from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.background import BackgroundTasks
 
 SEEDED_BY = "meshline (config)"
-
-
-def freeze_startup_heap() -> None:
-    """Move everything alive after startup out of the collector's sight.
-
-    litellm leaves some 400k long-lived objects behind; a full collection walks them all, about
-    0.3 s on the shared 2 cores, stalling every request in flight (it was the LLM layer's p99 at
-    concurrency 16). Frozen objects are still freed by reference counting, only never scanned.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: LlmSettings | None = None) -> FastAPI:
@@ -90,7 +78,6 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
         app.state.gateway, app.state.redis, app.state.store = gateway, redis, store
         add_readiness_check(app, "models", partial(probe_default_alias, probe_client, gateway))
         add_readiness_check(app, "redis", redis.ping)
-        freeze_startup_heap()
         stop = asyncio.Event()
         watcher = asyncio.create_task(store.watch(registry.revision, gateway.apply, settings.registry_poll_s, stop))
         try:

@@ -13,8 +13,10 @@ from meshline.service.settings import ServiceSettings
 
 def run_service(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    app.state.freeze_heap = True  # a long-lived service process (see freeze_startup_heap)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",

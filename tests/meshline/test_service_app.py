@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from collections.abc import AsyncIterator
@@ -315,3 +316,14 @@ def test_a_crash_does_not_break_the_next_request_on_the_same_connection(app: Fas
         assert http.get("/items/7").json() == {"item_id": 7}  # same keep-alive connection
         assert http.get("/crash").status_code == 500
         assert http.get("/items/8").json() == {"item_id": 8}
+
+
+async def test_a_service_process_freezes_its_startup_heap_and_a_test_app_does_not(tmp_path: Path) -> None:
+    mesh = MeshSettings(home=tmp_path, token_public_key=None)
+    for freeze in (False, True):
+        app = create_service_app(settings=ServiceSettings(name="widgets", mesh=mesh))
+        app.state.freeze_heap = freeze  # what run_service sets
+        gc.unfreeze()
+        async with app.router.lifespan_context(app):
+            assert (gc.get_freeze_count() > 0) is freeze
+        gc.unfreeze()
