@@ -46,9 +46,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         issuer = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s)
         redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
         metrics = app.state.resilience_metrics
-        client = ServiceClient(
-            timeout_s=settings.mesh.http_timeout_s, connect_timeout_s=settings.mesh.connect_timeout_s, metrics=metrics
-        )
+        client = ServiceClient.for_app(app)
         router = build_router(settings, redis, client)
         registry = ServiceRegistry(redis, client, router.index)
         background = BackgroundTasks()

@@ -35,11 +35,7 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = ServiceClient(
-            timeout_s=settings.llm_timeout_s,
-            connect_timeout_s=settings.mesh.connect_timeout_s,
-            metrics=app.state.resilience_metrics,
-        )
+        client = ServiceClient.for_app(app, settings.llm_timeout_s)
         # One breaker per process for every target this agent calls (the LLM layer, each tool service).
         breaker = CircuitBreaker(LocalBreakerStore(), metrics=app.state.resilience_metrics)
         llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s, breaker=breaker)

@@ -23,11 +23,7 @@ def create_app(settings: RetrievalSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = ServiceClient(
-            timeout_s=settings.llm_timeout_s,
-            connect_timeout_s=settings.mesh.connect_timeout_s,
-            metrics=app.state.resilience_metrics,
-        )
+        client = ServiceClient.for_app(app, settings.llm_timeout_s)
         llm = LLMLayer(client, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s)
         knowledge = KnowledgeBase(client, settings.mesh.memory_url, settings.search_timeout_s)
         app.state.runtime = RetrievalRuntime(settings, knowledge, llm)

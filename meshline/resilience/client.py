@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from fastapi import FastAPI
 
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.resilience.metrics import ResilienceMetrics
@@ -49,6 +50,16 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    @classmethod
+    def for_app(cls, app: FastAPI, timeout_s: float | None = None) -> ServiceClient:
+        """A kit service's client for calls to other services: the mesh's timeouts, the app's metrics."""
+        mesh = app.state.settings.mesh
+        return cls(
+            timeout_s=timeout_s or mesh.http_timeout_s,
+            connect_timeout_s=mesh.connect_timeout_s,
+            metrics=app.state.resilience_metrics,
         )
 
     async def aclose(self) -> None:

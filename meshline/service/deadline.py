@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshline.errors import DeadlineExceeded
+from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context
 from meshline.service.problems import problem_for, problem_response
 
@@ -29,19 +30,13 @@ class DeadlineMiddleware:
         if remaining <= 0:  # the caller has already given up: do no work at all
             await self._refuse(scope, receive, send)
             return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
             async with asyncio.timeout(remaining):
-                await self.app(scope, receive, watch)
+                await self.app(scope, receive, watched)
         except TimeoutError:
-            if started:  # a stream already under way: end it where it is
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if watched.started:  # a stream already under way: end it where it is
+                await watched.end()
                 return
             await self._refuse(scope, receive, send)
 

@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshline.contracts.problem import ProblemDetails
 from meshline.errors import MeshlineError
+from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context
 
 PROBLEM_JSON = "application/problem+json"
@@ -109,19 +110,13 @@ class CrashMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive, watched)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:  # mid-stream: end it; the status has been sent already
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if watched.started:  # mid-stream: end it; the status has been sent already
+                await watched.end()
                 return
             problem = ProblemDetails(
                 type="https://meshline.dev/problems/internal_error",
