@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
@@ -120,95 +121,82 @@ async def register(redis: Redis, name: str, *urls: str) -> None:
         await redis.hset(INSTANCES.format(name=name), url, Instance(url=url).model_dump_json())
 
 
-async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable(
-    redis_url: str, token_keys: tuple[str, str]
-) -> None:
+@asynccontextmanager
+async def dispatching(
+    redis_url: str, token_keys: tuple[str, str], policy: DispatchPolicy, metrics: ResilienceMetrics | None = None
+) -> AsyncIterator[tuple[Redis, AgentCaller]]:
+    """A caller over a real Redis and registry, with ``policy``; closed afterwards."""
     redis = Redis.from_url(redis_url)
-    client = ServiceClient(timeout_s=5, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
-    metrics = ResilienceMetrics(CollectorRegistry())
+    client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
     caller = AgentCaller(
-        client,
-        ServiceRegistry(redis, client),
-        ServiceTokenIssuer(token_keys[0]),
-        policy=DispatchPolicy({"commerce": "general"}),
-        metrics=metrics,
+        client, ServiceRegistry(redis, client), ServiceTokenIssuer(token_keys[0]), policy=policy, metrics=metrics
     )
-    general = answering_agent("general", "I cannot reach orders right now, sorry.")
-    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "cancel order 1042"}])
     try:
-        with serve_in_thread(general) as live:
-            await register(redis, "commerce", f"http://127.0.0.1:{free_port()}")
-            await register(redis, "general", live)
-            result, error = await caller.invoke(
-                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
-            )
-        assert error is not None and "connect" in error
-        assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
-        told = general.state.tasks[0].messages[0]
-        assert told["role"] == "system" and "commerce" in told["content"] and "never claim" in told["content"]
-        assert metrics.fallbacks.labels("commerce", "general")._value.get() == 1
+        yield redis, caller
     finally:
         await client.aclose()
         await redis.aclose()
+
+
+async def ask_commerce(caller: AgentCaller, task: AgentTask) -> tuple[AgentResult, str | None]:
+    return await caller.invoke(
+        "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
+    )
+
+
+async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable(
+    redis_url: str, token_keys: tuple[str, str]
+) -> None:
+    metrics = ResilienceMetrics(CollectorRegistry())
+    general = answering_agent("general", "I cannot reach orders right now, sorry.")
+    task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "cancel order 1042"}])
+    async with dispatching(redis_url, token_keys, DispatchPolicy({"commerce": "general"}), metrics) as (redis, caller):
+        with serve_in_thread(general) as live:
+            await register(redis, "commerce", f"http://127.0.0.1:{free_port()}")
+            await register(redis, "general", live)
+            result, error = await ask_commerce(caller, task)
+    assert error is not None and "connect" in error
+    assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
+    told = general.state.tasks[0].messages[0]
+    assert told["role"] == "system" and "commerce" in told["content"] and "never claim" in told["content"]
+    assert metrics.fallbacks.labels("commerce", "general")._value.get() == 1
 
 
 async def test_a_hanging_agent_is_cut_before_the_deadline_and_the_turn_still_answered(
     redis_url: str, token_keys: tuple[str, str]
 ) -> None:
-    redis = Redis.from_url(redis_url)
-    client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
-    caller = AgentCaller(
-        client,
-        ServiceRegistry(redis, client),
-        ServiceTokenIssuer(token_keys[0]),
-        policy=DispatchPolicy({"commerce": "general"}, reserve_s=0.5, min_fallback_s=2.0),
-    )
+    policy = DispatchPolicy({"commerce": "general"}, reserve_s=0.5, min_fallback_s=2.0)
     task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
-    try:
+    async with dispatching(redis_url, token_keys, policy) as (redis, caller):
         with serve_in_thread(answering_agent(delay_s=4)) as slow, serve_in_thread(answering_agent("general")) as ok:
             await register(redis, "commerce", slow)
             await register(redis, "general", ok)
             current_context().deadline = time.time() + 2.0
             started = time.perf_counter()
-            result, error = await caller.invoke(
-                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
-            )
+            try:
+                result, error = await ask_commerce(caller, task)
+            finally:
+                current_context().deadline = None
             elapsed = time.perf_counter() - started
-        # Cut at deadline - reserve; too little time is left for the fallback, so the reply is degraded.
-        assert 1.3 < elapsed < 1.9, elapsed
-        assert error is not None and "deadline" in error
-        assert result.agent == "commerce" and "unavailable" in result.content and "deadline_exceeded" in result.content
-    finally:
-        current_context().deadline = None
-        await client.aclose()
-        await redis.aclose()
+    # Cut at deadline - reserve; too little time is left for the fallback, so the reply is degraded.
+    assert 1.3 < elapsed < 1.9, elapsed
+    assert error is not None and "deadline" in error
+    assert result.agent == "commerce" and "unavailable" in result.content and "deadline_exceeded" in result.content
 
 
 async def test_an_agent_past_its_own_budget_is_cut_and_its_fallback_answers(
     redis_url: str, token_keys: tuple[str, str]
 ) -> None:
-    redis = Redis.from_url(redis_url)
-    client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
-    caller = AgentCaller(
-        client,
-        ServiceRegistry(redis, client),
-        ServiceTokenIssuer(token_keys[0]),
-        policy=DispatchPolicy({"commerce": "general"}, timeouts={"commerce": 1.0}),
-    )
+    policy = DispatchPolicy({"commerce": "general"}, timeouts={"commerce": 1.0})
     task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
-    try:
-        general = answering_agent("general", "Orders cannot be looked up right now.")
+    general = answering_agent("general", "Orders cannot be looked up right now.")
+    async with dispatching(redis_url, token_keys, policy) as (redis, caller):
         with serve_in_thread(answering_agent(delay_s=4)) as slow, serve_in_thread(general) as ok:
             await register(redis, "commerce", slow)
             await register(redis, "general", ok)
             started = time.perf_counter()
-            result, error = await caller.invoke(
-                "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
-            )
+            result, error = await ask_commerce(caller, task)
             elapsed = time.perf_counter() - started
-        assert 0.9 < elapsed < 1.8, elapsed
-        assert error is not None and "deadline" in error
-        assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
-    finally:
-        await client.aclose()
-        await redis.aclose()
+    assert 0.9 < elapsed < 1.8, elapsed
+    assert error is not None and "deadline" in error
+    assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
