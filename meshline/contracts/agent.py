@@ -32,6 +32,11 @@ class ToolBinding(BaseModel):
     service: str
     url: str
     protocol: Protocol = "meshline"  # "mcp": ``url`` is an MCP endpoint, its tools are listed and called over MCP
+    token: str | None = Field(
+        default=None,
+        description="The service token to send to this service: its only audience is ``service``; "
+        "None when the registration asked for no token. The agent never sends any other token there.",
+    )
 
 
 class AgentTask(BaseModel):

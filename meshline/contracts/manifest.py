@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 Protocol = Literal["meshline", "mcp"]
 """How a tool service is called: the native contract (``POST /v1/tools/{name}``) or MCP (streamable HTTP)."""
+TokenPolicy = Literal["own", "none"]
+"""What a tool service receives with each call: a service token valid for itself alone (``own``), or none."""
 
 
 class ToolSpec(BaseModel):
@@ -36,6 +38,12 @@ class Manifest(BaseModel):
         default="meshline",
         description="Tool services: how their tools are called. 'mcp' manifests are adapted by the registry "
         "from an MCP server's tool list; the instance URL is then the MCP endpoint.",
+    )
+    token_policy: TokenPolicy = Field(
+        default="own",
+        description="Tool services: set by the registration, not by the service. 'own': each call carries a "
+        "token whose only audience is this service; 'none': calls carry no token (a third-party server "
+        "that needs no Meshline identity).",
     )
 
     @field_validator("name")
