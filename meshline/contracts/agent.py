@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from meshline.contracts.manifest import Protocol
+from meshline.contracts.manifest import Protocol, TokenPolicy
 
 
 class Citation(BaseModel):
@@ -32,10 +32,24 @@ class ToolBinding(BaseModel):
     service: str
     url: str
     protocol: Protocol = "meshline"  # "mcp": ``url`` is an MCP endpoint, its tools are listed and called over MCP
+    token_policy: TokenPolicy = "own"  # as registered: "none" = this service gets no token
     token: str | None = Field(
         default=None,
         description="The service token to send to this service: its only audience is ``service``; "
         "None when the registration asked for no token. The agent never sends any other token there.",
+    )
+
+
+class HopTokens(BaseModel):
+    """Service tokens for the agent's own calls, minted per turn by the orchestrator.
+
+    Each is valid for one audience only, so an agent (or anyone it calls) can never replay one
+    against another service; the token the agent itself was called with opens only the agent.
+    """
+
+    llm: str | None = Field(default=None, description="Audience ``llm``, scope ``llm:call``.")
+    memory: str | None = Field(
+        default=None, description="Audience ``memory``, scope ``knowledge:read``: search the tenant's knowledge bases."
     )
 
 
@@ -45,6 +59,7 @@ class AgentTask(BaseModel):
     messages: list[dict[str, Any]] = Field(min_length=1, description="Conversation in OpenAI message format.")
     memories: list[str] = Field(default_factory=list)
     tools: list[ToolBinding] = Field(default_factory=list)
+    tokens: HopTokens = Field(default_factory=HopTokens)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
