@@ -39,10 +39,11 @@ from meshline.memory.knowledge import KnowledgeStore, check_collection_name
 from meshline.memory.search import KnowledgeSearch
 from meshline.memory.settings import MemorySettings
 from meshline.service.auth import Identity, require_identity
+from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
-Caller = Annotated[Identity, Depends(require_identity())]
-Ingester = Annotated[Identity, Depends(require_identity("ingest"))]
+Reader = Annotated[Identity, Depends(require_identity(KNOWLEDGE_READ))]
+Writer = Annotated[Identity, Depends(require_identity(KNOWLEDGE_WRITE))]
 
 
 def _documents_from_json(body: Any) -> list[IngestDocument]:
@@ -100,7 +101,7 @@ async def _documents_from_form(request: Request) -> list[IngestDocument]:
 
 
 @router.post("/collections/{name}/documents", status_code=202, response_model=JobAccepted)
-async def ingest_documents(name: str, request: Request, caller: Ingester) -> JSONResponse:
+async def ingest_documents(name: str, request: Request, caller: Writer) -> JSONResponse:
     """Queue documents for ingestion into the caller's collection ``name``; 202 with the job."""
     check_collection_name(name)
     content_type = request.headers.get("content-type", "")
@@ -123,21 +124,21 @@ async def ingest_documents(name: str, request: Request, caller: Ingester) -> JSO
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus)
-async def job_status(job_id: str, request: Request, caller: Caller) -> JobStatus:
+async def job_status(job_id: str, request: Request, caller: Reader) -> JobStatus:
     """Progress of one of the caller's tenant's ingestion jobs."""
     jobs: JobBook = request.app.state.jobs
     return await jobs.status(job_id, caller.tenant)
 
 
 @router.get("/collections/{name}", response_model=CollectionInfo)
-async def collection_info(name: str, request: Request, caller: Caller) -> CollectionInfo:
+async def collection_info(name: str, request: Request, caller: Reader) -> CollectionInfo:
     """How many chunks the caller's tenant's collection holds (0 when it does not exist yet)."""
     store: KnowledgeStore = request.app.state.knowledge
     return CollectionInfo(name=name, chunks=await store.count(caller.tenant, name))
 
 
 @router.delete("/collections/{name}", status_code=204)
-async def delete_collection(name: str, request: Request, caller: Ingester) -> Response:
+async def delete_collection(name: str, request: Request, caller: Writer) -> Response:
     """Delete the caller's tenant's collection ``name`` with every chunk (404 when there is none)."""
     searcher: KnowledgeSearch = request.app.state.knowledge_search
     await searcher.store.delete_collection(caller.tenant, name)
@@ -146,7 +147,7 @@ async def delete_collection(name: str, request: Request, caller: Ingester) -> Re
 
 
 @router.delete("/collections/{name}/documents/{document_id:path}", status_code=204)
-async def delete_document(name: str, document_id: str, request: Request, caller: Ingester) -> Response:
+async def delete_document(name: str, document_id: str, request: Request, caller: Writer) -> Response:
     """Delete one document's chunks from the caller's tenant's collection (404 when it has none)."""
     searcher: KnowledgeSearch = request.app.state.knowledge_search
     await searcher.store.delete_document(caller.tenant, name, document_id)
@@ -155,7 +156,7 @@ async def delete_document(name: str, document_id: str, request: Request, caller:
 
 
 @router.post("/search", response_model=SearchResult)
-async def search(body: SearchRequest, request: Request, caller: Caller) -> SearchResult:
+async def search(body: SearchRequest, request: Request, caller: Reader) -> SearchResult:
     """The ``k`` best chunks of the caller's tenant's collection for ``query``."""
     searcher: KnowledgeSearch = request.app.state.knowledge_search
     return SearchResult(mode=body.mode, hits=await searcher.search(caller.tenant, body))

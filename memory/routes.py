@@ -1,5 +1,6 @@
 """HTTP API of the memory service. Tenant and user always come from the service token.
 
+- Scopes: ``memories:read`` (search, export), ``memories:write`` (write, erase), as the token names them.
 - ``POST /v1/memories``: queue a write on the Redis stream (202 ``queued``); with
   ``?wait=true`` embed and store it before answering (201 ``stored``: read-your-writes).
 - ``POST /v1/memories/search``: the caller's nearest memories.
@@ -33,9 +34,12 @@ from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_j
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore
 from meshline.service.auth import Identity, require_identity
+from meshline.service.scopes import MEMORIES_READ, MEMORIES_WRITE
 
 router = APIRouter(prefix="/v1", tags=["memory"])
-Caller = Annotated[Identity, Depends(require_identity())]
+Reader = Annotated[Identity, Depends(require_identity(MEMORIES_READ))]
+Writer = Annotated[Identity, Depends(require_identity(MEMORIES_WRITE))]
+Caller = Annotated[Identity, Depends(require_identity())]  # any memory-audience token: embeddings reveal no data
 
 
 def _embedder(request: Request) -> Embedder:
@@ -57,7 +61,7 @@ def _store(request: Request) -> MemoryStore:
 async def write_memory(
     body: MemoryWrite,
     request: Request,
-    caller: Caller,
+    caller: Writer,
     wait: Annotated[bool, Query(description="Store before answering instead of queueing.")] = False,
 ) -> JSONResponse:
     """Remember ``text`` for the caller; an existing id is replaced, not duplicated."""
@@ -74,7 +78,7 @@ async def write_memory(
 
 
 @router.post("/memories/search", response_model=MemorySearchResult)
-async def search_memories(body: MemorySearch, request: Request, caller: Caller) -> MemorySearchResult:
+async def search_memories(body: MemorySearch, request: Request, caller: Reader) -> MemorySearchResult:
     """The ``k`` memories of the caller most similar to ``query`` (score = cosine similarity)."""
     [vector] = await _embedder(request).embed([body.query])
     hits = await _store(request).search(caller.tenant, caller.user, vector, body.k)
@@ -82,14 +86,14 @@ async def search_memories(body: MemorySearch, request: Request, caller: Caller) 
 
 
 @router.get("/memories", response_model=MemoryExport)
-async def export_memories(request: Request, caller: Caller) -> MemoryExport:
+async def export_memories(request: Request, caller: Reader) -> MemoryExport:
     """Every memory of the caller, oldest first (stored but still queued writes are not included)."""
     memories = await _store(request).export(caller.tenant, caller.user)
     return MemoryExport(memories=[StoredMemory.model_validate(m) for m in memories])
 
 
 @router.delete("/memories", response_model=MemoriesDeleted)
-async def delete_memories(request: Request, caller: Caller) -> MemoriesDeleted:
+async def delete_memories(request: Request, caller: Writer) -> MemoriesDeleted:
     """Erase every stored memory of the caller."""
     return MemoriesDeleted(deleted=await _store(request).delete_user(caller.tenant, caller.user))
 

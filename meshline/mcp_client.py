@@ -122,8 +122,8 @@ class McpToolClient:
         headers = {"traceparent": ctx.traceparent(), **(extra or {})}
         if ctx.deadline is not None:
             headers[DEADLINE_HEADER] = f"{ctx.deadline:.3f}"
-        if token or ctx.token:
-            headers["authorization"] = f"Bearer {token or ctx.token}"
+        if token:  # minted for this server alone; never the token the caller's request came with
+            headers["authorization"] = f"Bearer {token}"
         return headers
 
     @asynccontextmanager

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from meshline.contracts.agent import AgentResult, AgentTask, ToolBinding, ToolCallRecord
+from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
@@ -25,12 +25,12 @@ from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_p
 from meshline.resilience.deadlines import before_deadline, time_left
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.scopes import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
 
 log = logging.getLogger("meshline.orchestrator.dispatch")
 OnDelta = Callable[[str, str], Awaitable[None] | None]
 OnTool = Callable[[str, ToolCallRecord], Awaitable[None] | None]
-INFRASTRUCTURE = ("llm", "memory")
 # A replica that died under a call: its stream broke, or ended without a result.
 REPLICA_LOST = frozenset({STREAM_BROKEN, "incomplete_stream"})
 
@@ -84,26 +84,46 @@ class AgentCaller:
             max_concurrent=self.bulkhead.policy.max_concurrent,
         )
 
-    def token_for(self, agent: str, uses: list[str], tenant: str, user: str) -> str:
-        """A token the agent may also use downstream: its llm, memory and tool services."""
-        return self.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=[agent, *INFRASTRUCTURE, *uses])
+    def agent_token(self, agent: str, tenant: str, user: str) -> str:
+        """The token the agent is called with: it opens that agent and nothing else."""
+        return self.issuer.issue(tenant=tenant, user=user, scopes=[AGENT_INVOKE], audience=agent)
 
-    async def tool_bindings(self, agent: str, uses: list[str]) -> list[ToolBinding]:
-        """The tool services the agent's manifest ``uses``, at a healthy instance each (absent ones skipped)."""
+    def hop_tokens(self, tenant: str, user: str) -> HopTokens:
+        """The agent's own calls: the LLM layer, and read access to the tenant's knowledge bases
+        (never the user's memories: recall and remember are the orchestrator's)."""
+        return HopTokens(
+            llm=self.issuer.issue(tenant=tenant, user=user, scopes=[LLM_CALL], audience="llm"),
+            memory=self.issuer.issue(tenant=tenant, user=user, scopes=[KNOWLEDGE_READ], audience="memory"),
+        )
+
+    async def tool_bindings(self, agent: str, uses: list[str], tenant: str, user: str) -> list[ToolBinding]:
+        """The tool services the agent's manifest ``uses``, at a healthy instance each (absent ones
+        skipped), each with a token valid for that service alone (or none, as it was registered)."""
         bindings = []
         for service in uses:
             try:
-                bindings.append(await self.registry.binding(service))
+                binding = await self.registry.binding(service)
             except MeshlineError as exc:
                 log.warning("%s cannot use %s this turn: %s", agent, service, exc.detail)
+                continue
+            token = (
+                None
+                if binding.token_policy == "none"
+                else self.issuer.issue(tenant=tenant, user=user, scopes=[TOOLS_CALL], audience=service)
+            )
+            bindings.append(binding.model_copy(update={"token": token}))
         return bindings
 
-    async def _with_tools(self, agent: str, uses: list[str], task: AgentTask, pending_key: str) -> AgentTask:
+    async def _prepared(
+        self, agent: str, uses: list[str], task: AgentTask, pending_key: str, tenant: str, user: str
+    ) -> AgentTask:
+        """The task with this turn's tool bindings, hop tokens and the agent's open question."""
         pending = await self.pending.get(pending_key)
         metadata = {**task.metadata}
         if pending is not None:
             metadata["pending"] = pending
-        return task.model_copy(update={"tools": await self.tool_bindings(agent, uses), "metadata": metadata})
+        tools = await self.tool_bindings(agent, uses, tenant, user)
+        return task.model_copy(update={"tools": tools, "tokens": self.hop_tokens(tenant, user), "metadata": metadata})
 
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
@@ -141,11 +161,11 @@ class AgentCaller:
     async def _attempt(
         self, agent: str, task: AgentTask, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
     ) -> AgentResult:
-        pending_key = self.pending.key(tenant, user, task.thread_id, agent)
-        manifest = await self.registry.manifest(agent)  # read once per call: tools and token need it
-        uses = manifest.uses if manifest else []
-        task = await self._with_tools(agent, uses, task, pending_key)
-        token = self.token_for(agent, uses, tenant, user)
+        # task.thread_id is the thread's key, which already names tenant and user.
+        pending_key = self.pending.key(task.thread_id, agent)
+        manifest = await self.registry.manifest(agent)
+        task = await self._prepared(agent, manifest.uses if manifest else [], task, pending_key, tenant, user)
+        token = self.agent_token(agent, tenant, user)
         result = await self._invoke(agent, task, token, on_delta, on_tool)
         # Answered, confirmed, cancelled or moved on: without a new question the old one is closed.
         await self.pending.put(pending_key, result.metadata.get("pending"))

@@ -31,6 +31,7 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.router import RoutePlan, Router
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
+from meshline.service.scopes import LLM_CALL, MEMORIES_READ, MEMORIES_WRITE
 
 
 def per_turn(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,12 +92,12 @@ def _who(config: RunnableConfig) -> tuple[str, str]:
 
 
 def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> CompiledStateGraph[Any, Any, Any, Any]:
-    def memory_token(config: RunnableConfig) -> str:
+    def memory_token(config: RunnableConfig, scope: str) -> str:
         tenant, user = _who(config)
-        return deps.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=["memory"])
+        return deps.issuer.issue(tenant=tenant, user=user, scopes=[scope], audience="memory")
 
     async def recall(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
-        memories = await deps.memory.recall(state["message"], deps.recall_k, memory_token(config))
+        memories = await deps.memory.recall(state["message"], deps.recall_k, memory_token(config, MEMORIES_READ))
         return {"memories": memories}
 
     async def route(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
                 agents,
                 pinned=state.get("pinned"),
                 previous=previous,
-                token=deps.issuer.issue(tenant=tenant, user=user, scopes=["chat"], audience=["llm"]),
+                token=deps.issuer.issue(tenant=tenant, user=user, scopes=[LLM_CALL], audience="llm"),
             )
         get_stream_writer()({"type": "route", "route": plan.decision.model_dump()})
         return {"route": plan.decision.model_dump(), "parts": plan.parts}
@@ -121,9 +122,8 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
     async def answers_open_question(state: TurnState, config: RunnableConfig, previous: str | None) -> bool:
         if state.get("pinned") or previous is None or answer(state["message"]) is None:
             return False
-        tenant, user = _who(config)
-        thread_id = str(config.get("configurable", {}).get("thread_id", ""))
-        return await deps.caller.pending.get(deps.caller.pending.key(tenant, user, thread_id, previous)) is not None
+        thread_key = str(config.get("configurable", {}).get("thread_id", ""))
+        return await deps.caller.pending.get(deps.caller.pending.key(thread_key, previous)) is not None
 
     def fan_out(state: TurnState) -> list[Send]:
         """One dispatch per chosen agent, run in parallel; each sees only its part of the message."""
@@ -172,7 +172,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         write = deps.memory.remember(
             state["message"],
             {"thread_id": thread_id, "role": "user", "turn_id": state["turn_id"]},
-            memory_token(config),
+            memory_token(config, MEMORIES_WRITE),
             memory_id=f"turn-{state['turn_id']}",
         )
         deps.background.spawn(write, name=f"remember-{state['turn_id']}")

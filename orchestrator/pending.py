@@ -16,9 +16,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from meshline.resilience.last_known import REDIS_DOWN
+from meshline.scoped_keys import join_key
 
 log = logging.getLogger("meshline.orchestrator.pending")
-PENDING_KEY = "meshline:pending:{tenant}:{user}:{thread}:{agent}"
+PENDING_PREFIX = "meshline:pending:"
 PENDING_TTL_S = 3600
 
 
@@ -28,8 +29,9 @@ class PendingCalls:
         self._local: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (expires at, call)
 
     @staticmethod
-    def key(tenant: str, user: str, thread: str, agent: str) -> str:
-        return PENDING_KEY.format(tenant=tenant, user=user, thread=thread, agent=agent)
+    def key(thread_key: str, agent: str) -> str:
+        """The question ``agent`` left open on one thread (``thread_key`` already names tenant and user)."""
+        return PENDING_PREFIX + join_key(thread_key, agent)
 
     async def get(self, key: str) -> dict[str, Any] | None:
         try:

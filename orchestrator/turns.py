@@ -1,8 +1,8 @@
 """Runs one chat turn through the graph, as a whole reply or as a stream of events.
 
-Owns what surrounds the graph: the thread key (scoped to tenant and user, so nobody can read
-another's thread by guessing its id), the turn's deadline, and a per-thread lock so that two
-concurrent turns on one thread cannot interleave.
+Owns what surrounds the graph: the thread key (built from the actor's tenant and user, so nobody
+can read another's thread by guessing its id), the turn's deadline, and a per-thread lock so that
+two concurrent turns on one thread cannot interleave.
 """
 
 from __future__ import annotations
@@ -29,18 +29,13 @@ from meshline.contracts.chat import (
     ToolEvent,
 )
 from meshline.errors import DeadlineExceeded, NotFound
-from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.graph import new_turn_input
+from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.thread_locks import ThreadLocks
 from meshline.service.context import current_context
 
 TurnEvent = RouteEvent | DeltaEvent | ToolEvent | DoneEvent
-ANONYMOUS = "anonymous"
-
-
-def thread_key(principal: Principal, thread_id: str, user: str | None) -> str:
-    return f"{principal.tenant}:{principal.user or user or ANONYMOUS}:{thread_id}"
 
 
 class TurnRunner:
@@ -57,23 +52,17 @@ class TurnRunner:
         self.default_timeout_s = default_timeout_s
         self.locks = ThreadLocks(redis)
 
-    def _config(self, principal: Principal, thread_id: str, user: str | None) -> RunnableConfig:
-        return {
-            "configurable": {
-                "thread_id": thread_key(principal, thread_id, user),
-                "tenant": principal.tenant,
-                "user": principal.user or user or ANONYMOUS,
-            }
-        }
+    @staticmethod
+    def _config(actor: Actor, thread_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": actor.thread_key(thread_id), "tenant": actor.tenant, "user": actor.user}}
 
     async def stream(
         self,
-        principal: Principal,
+        actor: Actor,
         message: str,
         *,
         thread_id: str | None = None,
         agent: str | None = None,
-        user: str | None = None,
         timeout_s: float | None = None,
         seed: list[ChatMessage] | None = None,
     ) -> AsyncIterator[TurnEvent]:
@@ -81,7 +70,7 @@ class TurnRunner:
         if agent is not None and await self.registry.manifest(agent) is None:
             raise NotFound(f"no agent named {agent!r} is registered", code="unknown_agent")
         thread_id = thread_id or uuid.uuid4().hex
-        config = self._config(principal, thread_id, user)
+        config = self._config(actor, thread_id)
         budget = timeout_s or self.default_timeout_s
         ctx = current_context()
         ctx.deadline = min(ctx.deadline or float("inf"), time.time() + budget)
@@ -141,15 +130,15 @@ class TurnRunner:
             fallbacks={str(r.metadata["fallback_for"]): r.agent for r in results if r.metadata.get("fallback_for")},
         )
 
-    async def thread(self, principal: Principal, thread_id: str, user: str | None = None) -> ThreadView:
-        snapshot = await self.graph.aget_state(self._config(principal, thread_id, user))
+    async def thread(self, actor: Actor, thread_id: str) -> ThreadView:
+        snapshot = await self.graph.aget_state(self._config(actor, thread_id))
         if not snapshot.values:
             raise NotFound(f"no thread {thread_id!r}", code="unknown_thread")
         messages = [ChatMessage.model_validate(m) for m in snapshot.values.get("messages", [])]
         return ThreadView(thread_id=thread_id, messages=messages, updated_at=snapshot.created_at)
 
-    async def delete_thread(self, principal: Principal, thread_id: str, user: str | None = None) -> None:
-        await self.thread(principal, thread_id, user)  # 404 when absent or not the caller's
+    async def delete_thread(self, actor: Actor, thread_id: str) -> None:
+        await self.thread(actor, thread_id)  # 404 when absent or not the caller's
         checkpointer = self.graph.checkpointer
         assert checkpointer is not None and not isinstance(checkpointer, bool)
-        await checkpointer.adelete_thread(thread_key(principal, thread_id, user))
+        await checkpointer.adelete_thread(actor.thread_key(thread_id))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from meshline.service import scopes
 from meshline.service.auth import ServiceTokenIssuer, generate_keypair
 from meshline.testing.fake_openai import start_fake_openai
 from meshline.testing.redis_process import free_port, start_redis
@@ -47,13 +48,34 @@ def token_keys() -> tuple[str, str]:
     return generate_keypair()
 
 
+# Every scope but admin: tests name narrower scopes where the scope is what they check.
+SERVICE_SCOPES = (
+    scopes.AGENT_INVOKE,
+    scopes.LLM_CALL,
+    scopes.TOOLS_CALL,
+    scopes.USAGE_READ,
+    scopes.MEMORIES_READ,
+    scopes.MEMORIES_WRITE,
+    scopes.KNOWLEDGE_READ,
+    scopes.KNOWLEDGE_WRITE,
+)
+
+
 @pytest.fixture
 def issue_token(token_keys: tuple[str, str]) -> Callable[..., str]:
+    """Mint a service token for ONE audience (a one-element list is accepted for brevity)."""
     issuer = ServiceTokenIssuer(token_keys[0])
 
     def issue(
-        audience: list[str], tenant: str = "acme", user: str = "alice", scopes: tuple[str, ...] = ("chat",)
+        audience: str | list[str],
+        tenant: str = "acme",
+        user: str = "alice",
+        scopes: tuple[str, ...] = SERVICE_SCOPES,
     ) -> str:
+        if isinstance(audience, list):
+            if len(audience) != 1:
+                raise ValueError(f"a service token has one audience, not {audience}: mint one per service")
+            audience = audience[0]
         return issuer.issue(tenant=tenant, user=user, scopes=scopes, audience=audience)
 
     return issue

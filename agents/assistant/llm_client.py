@@ -1,7 +1,7 @@
 """Client of the LLM layer (``POST {llm_url}/v1/chat/completions``, the OpenAI wire format).
 
-Calls go through the resilient :class:`ServiceClient`, which forwards the caller's service
-token (its audience includes ``llm``), the trace and the deadline.
+Calls go through the resilient :class:`ServiceClient` with the task's LLM token (minted for the
+``llm`` audience alone; see ``AgentTask.tokens``), the trace and the deadline.
 """
 
 from __future__ import annotations
@@ -137,11 +137,13 @@ class LLMLayer:
     def completions_url(self) -> str:
         return f"{self._base_url}/v1/chat/completions"
 
-    async def complete(self, request: dict[str, Any], headers: dict[str, str] | None = None) -> LLMTurn:
+    async def complete(
+        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
+    ) -> LLMTurn:
         body = {**request, "stream": False}
         async with self._breaker.guard(LLM_TARGET):
             response = await self._client.request(
-                "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+                "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
             )
             raise_for_problem(response)
         try:
@@ -151,14 +153,14 @@ class LLMLayer:
         return parse_completion(payload)
 
     async def stream(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None
+        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
         body = {**request, "stream": True, "stream_options": {"include_usage": True}}
         async with (
             self._breaker.guard(LLM_TARGET),
             self._client.stream(
-                "POST", self.completions_url, json=body, headers=headers, timeout_s=self._timeout_s
+                "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
             ) as response,
         ):
             if response.status_code >= 400:

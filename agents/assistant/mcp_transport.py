@@ -2,8 +2,9 @@
 
 Chosen per tool binding (``ToolBinding.protocol``). Tool lists are fetched over MCP and cached
 per endpoint like native manifests are, so a server registered or changed at runtime is picked
-up within ``ttl_s``; calls forward the agent's service token, trace and deadline, and a
-confirmed side-effecting call carries its idempotency key (see :mod:`meshline.mcp_client`).
+up within ``ttl_s``; calls carry the binding's own token (minted for that server alone, or none),
+the trace and the deadline, and a confirmed side-effecting call carries its idempotency key (see
+:mod:`meshline.mcp_client`).
 """
 
 from __future__ import annotations
@@ -45,5 +46,7 @@ class McpTransport:
         self._tools[url] = (time.monotonic(), specs)
         return specs
 
-    async def call(self, url: str, name: str, arguments: dict[str, Any], *, key: str | None) -> Any:
-        return await self.client.call_tool(url, name, arguments, idempotency_key=key, timeout_s=self._timeout_s)
+    async def call(self, url: str, name: str, arguments: dict[str, Any], *, key: str | None, token: str | None) -> Any:
+        return await self.client.call_tool(
+            url, name, arguments, idempotency_key=key, token=token, timeout_s=self._timeout_s
+        )

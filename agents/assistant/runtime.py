@@ -86,15 +86,16 @@ class AssistantRuntime:
         return {"x-meshline-agent": self.profile.name, "x-meshline-thread": task.thread_id}
 
     async def _step(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool, headers: dict[str, str]
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool, task: AgentTask
     ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
         """One LLM call: text deltas as they arrive (when streaming), then the whole turn."""
         request = self.completion_request(messages, tools)
+        headers, token = self.llm_headers(task), task.tokens.llm
         if not stream:
-            yield await self.llm.complete(request, headers)
+            yield await self.llm.complete(request, headers, token=token)
             return
         acc = TurnAccumulator()
-        async with aclosing(self.llm.stream(request, headers)) as chunks:
+        async with aclosing(self.llm.stream(request, headers, token=token)) as chunks:
             async for chunk in chunks:
                 text = acc.add(chunk)
                 if text:
@@ -156,7 +157,7 @@ class AssistantRuntime:
         offered = [t.openai_tool() for t in tools.values()]
         for _ in range(self.profile.max_steps):
             turn: LLMTurn | None = None
-            async with aclosing(self._step(messages, offered, stream=stream, headers=self.llm_headers(task))) as step:
+            async with aclosing(self._step(messages, offered, stream=stream, task=task)) as step:
                 async for item in step:
                     if isinstance(item, LLMTurn):
                         turn = item

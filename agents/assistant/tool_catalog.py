@@ -2,9 +2,10 @@
 
 Manifests are cached per service URL for a short time, so a tool service registered or
 changed at runtime is picked up within ``ttl_s`` without a restart, and a busy agent does not
-fetch a manifest per task. Calls forward the token the agent received (its audience includes
-the agent's tool services) through the resilient client. A binding with protocol ``mcp`` is
-listed and called over MCP instead (:mod:`mcp_transport`), the rest of the loop unchanged.
+fetch a manifest per task. Each call carries its binding's token, minted by the orchestrator for
+that tool service alone (or no token, when the service was registered without one), never the
+token the agent was called with. A binding with protocol ``mcp`` is listed and called over MCP
+instead (:mod:`mcp_transport`), the rest of the loop unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +37,7 @@ class BoundTool:
     url: str
     spec: ToolSpec
     protocol: Protocol = "meshline"
+    token: str | None = field(default=None, repr=False)  # valid for ``service`` alone
 
     def openai_tool(self) -> dict[str, Any]:
         return {
@@ -107,20 +109,22 @@ class ToolCatalog:
             only = (allowed or {}).get(binding.service)
             for spec in specs:
                 if only is None or spec.name in only:
-                    found.setdefault(spec.name, BoundTool(binding.service, url, spec, binding.protocol))
+                    bound = BoundTool(binding.service, url, spec, binding.protocol, binding.token)
+                    found.setdefault(spec.name, bound)
         return found
 
     async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:
         """Run a tool; a failure raises MeshlineError with the service's problem detail."""
         async with self._breaker.guard(tool.service):
             if tool.protocol == "mcp":
-                return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key)
+                return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key, token=tool.token)
             headers = {"idempotency-key": key} if key else None
             response = await self._client.request(
                 "POST",
                 f"{tool.url}/v1/tools/{tool.spec.name}",
                 json=arguments,
                 headers=headers,
+                token=tool.token,
                 timeout_s=self._timeout_s,
             )
             raise_for_problem(response)

@@ -16,11 +16,12 @@ from meshline.agents.llm import ledger, versions
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
-from meshline.errors import Forbidden
+from meshline.errors import NotFound
 from meshline.service.auth import Identity, require_identity
+from meshline.service.scopes import ADMIN, USAGE_READ
 
 router = APIRouter(prefix="/v1", tags=["llm admin"])
-Admin = Annotated[Identity, Depends(require_identity("admin"))]
+Admin = Annotated[Identity, Depends(require_identity(ADMIN))]
 VERSION_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
@@ -167,14 +168,15 @@ async def history(
 @router.get("/usage")
 async def usage(
     request: Request,
-    identity: Annotated[Identity, Depends(require_identity())],
+    identity: Annotated[Identity, Depends(require_identity(USAGE_READ))],
     tenant: Annotated[str | None, Query(max_length=128)] = None,
 ) -> dict[str, Any]:
     """Tokens and cost per agent, alias and version: the caller's tenant, or any tenant for an admin."""
     wanted = tenant or identity.tenant
-    if wanted != identity.tenant and "admin" not in identity.scopes:
-        raise Forbidden("only an admin may read another tenant's usage", code="missing_scope")
+    if wanted != identity.tenant and ADMIN not in identity.scopes:
+        # Another tenant's usage is not found, not forbidden: tenants cannot be probed.
+        raise NotFound(f"no usage for tenant {wanted!r}", code="tenant_not_found")
     report = await ledger.usage_report(request.app.state.redis, wanted)
-    if "admin" in identity.scopes and tenant is None:
+    if ADMIN in identity.scopes and tenant is None:
         report["tenants"] = await ledger.usage_tenants(request.app.state.redis)
     return report

@@ -71,7 +71,7 @@ async def _preflight(redis: Redis, job: CompletionJob) -> dict[str, Any] | None:
     """Enforce the tenant's quotas and look the request up in the cache; returns a cached body."""
     limited = ledger.has_limits(job.limits)
     if job.cache == "use":
-        job.cache_key = response_cache.cache_key(job.chain[0].group, job.messages, job.params)
+        job.cache_key = response_cache.cache_key(job.tenant, job.chain[0].group, job.messages, job.params)
     if not limited and job.cache_key is None:
         return None
     try:

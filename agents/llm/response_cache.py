@@ -3,7 +3,8 @@
 Only deterministic requests are cached by default (``temperature`` 0); a sampled request is
 cached only when the caller asks (``"cache": true``), and ``Cache-Control: no-cache`` or
 ``"cache": false`` bypasses it. The version that answered is part of the key, so a promoted
-model never serves its predecessor's answers.
+model never serves its predecessor's answers, and so is the tenant, so no tenant is ever served
+an answer computed for another (a prompt can carry one tenant's data).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def decide(flag: bool | None, cache_control: str | None, temperature: float | No
     return "skip"
 
 
-def cache_key(group: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+def cache_key(tenant: str, group: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
     kept = {k: v for k, v in params.items() if k not in _IGNORED}
-    normalised = json.dumps([group, messages, kept], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    normalised = json.dumps([tenant, group, messages, kept], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{PREFIX}:{hashlib.sha256(normalised.encode()).hexdigest()}"
 
 

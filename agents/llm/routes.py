@@ -13,12 +13,13 @@ from meshline.agents.llm.response_cache import decide
 from meshline.agents.llm.schemas import CompletionRequest
 from meshline.agents.llm.settings import LlmSettings
 from meshline.service.auth import Identity, require_identity
+from meshline.service.scopes import LLM_CALL
 
 router = APIRouter(prefix="/v1", tags=["llm"])
 THREAD_HEADER = "x-meshline-thread"
 AGENT_HEADER = "x-meshline-agent"
 UNKNOWN_AGENT = "-"
-Caller = Annotated[Identity, Depends(require_identity())]
+Caller = Annotated[Identity, Depends(require_identity(LLM_CALL))]
 
 
 def gateway_of(request: Request) -> ModelGateway:
@@ -65,7 +66,7 @@ async def chat_completions(
     return await complete(gateway, request.app.state.redis, job)
 
 
-@router.get("/models", dependencies=[Depends(require_identity())])
+@router.get("/models", dependencies=[Depends(require_identity(LLM_CALL))])
 async def list_models(request: Request) -> dict[str, Any]:
     """The aliases in OpenAI's list format, with each one's stable version and deployment count."""
     registry = gateway_of(request).registry

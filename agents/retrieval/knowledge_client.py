@@ -7,19 +7,20 @@ from meshline.resilience import ServiceClient, raise_for_problem
 
 
 class KnowledgeBase:
-    """``POST {memory_url}/v1/search`` with the caller's service token (its audience has ``memory``)."""
+    """``POST {memory_url}/v1/search`` with the task's memory token (audience ``memory``, ``knowledge:read``)."""
 
     def __init__(self, client: ServiceClient, memory_url: str, timeout_s: float) -> None:
         self.client = client
         self.memory_url = memory_url.rstrip("/")
         self.timeout_s = timeout_s
 
-    async def search(self, query: str, collection: str, k: int) -> list[SearchHit]:
+    async def search(self, query: str, collection: str, k: int, *, token: str | None) -> list[SearchHit]:
         request = SearchRequest(query=query[:8000], collection=collection, k=k, mode="hybrid")
         response = await self.client.request(
             "POST",
             f"{self.memory_url}/v1/search",
             json=request.model_dump(exclude_none=True),
+            token=token,
             timeout_s=self.timeout_s,
             idempotent=True,
         )

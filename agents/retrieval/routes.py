@@ -12,6 +12,7 @@ from meshline.agents.agent_stream import PROBLEM_RESPONSES, stream_response
 from meshline.agents.retrieval.runtime import RetrievalRuntime
 from meshline.contracts import AgentResult, AgentTask, Manifest
 from meshline.service import require_identity
+from meshline.service.scopes import AGENT_INVOKE
 from meshline.sse import SSE_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1", tags=["agent"])
@@ -25,7 +26,7 @@ async def manifest(request: Request) -> Manifest:
 
 
 @router.post(
-    "/invoke", response_model=None, responses=PROBLEM_RESPONSES, dependencies=[Depends(require_identity("chat"))]
+    "/invoke", response_model=None, responses=PROBLEM_RESPONSES, dependencies=[Depends(require_identity(AGENT_INVOKE))]
 )
 async def invoke(task: AgentTask, request: Request) -> AgentResult | StreamingResponse:
     """Answer one task. ``Accept: text/event-stream`` streams ``delta`` events, then one ``result``."""

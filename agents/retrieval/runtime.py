@@ -100,7 +100,11 @@ class RetrievalRuntime:
     async def events(self, task: AgentTask, *, stream: bool) -> AsyncGenerator[RuntimeEvent, None]:
         """Deltas (when ``stream``) and finally one result event."""
         question = question_of(task)
-        hits = await self.knowledge.search(question, self.settings.collection, self.settings.k) if question else []
+        hits = (
+            await self.knowledge.search(question, self.settings.collection, self.settings.k, token=task.tokens.memory)
+            if question
+            else []
+        )
         passages = self.relevant(hits)
         if not passages:
             if stream:
@@ -114,14 +118,14 @@ class RetrievalRuntime:
         turn: LLMTurn
         if stream:
             acc = TurnAccumulator()
-            async with aclosing(self.llm.stream(request)) as chunks:
+            async with aclosing(self.llm.stream(request, token=task.tokens.llm)) as chunks:
                 async for chunk in chunks:
                     text = acc.add(chunk)
                     if text:
                         yield AgentDelta(text=text)
             turn = acc.turn()
         else:
-            turn = await self.llm.complete(request)
+            turn = await self.llm.complete(request, token=task.tokens.llm)
         result = AgentResult(
             task_id=task.task_id,
             agent=self.settings.name,

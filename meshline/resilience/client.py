@@ -70,9 +70,8 @@ class ServiceClient:
         headers = {"traceparent": ctx.traceparent()}
         if ctx.deadline is not None:
             headers[DEADLINE_HEADER] = f"{ctx.deadline:.3f}"
-        bearer = token or ctx.token
-        if bearer:
-            headers["authorization"] = f"Bearer {bearer}"
+        if token:  # only a token minted for this call's target: never the one this request came with
+            headers["authorization"] = f"Bearer {token}"
         if extra:
             headers.update(extra)
         return headers

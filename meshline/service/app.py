@@ -68,8 +68,12 @@ def create_service_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        public_key = settings.mesh.public_key_pem()
-        app.state.token_verifier = ServiceTokenVerifier(public_key, settings.name) if public_key else None
+        public_keys = settings.mesh.public_key_pems()
+        app.state.token_verifier = (
+            ServiceTokenVerifier(public_keys, settings.name, leeway_s=settings.mesh.token_leeway_s)
+            if public_keys
+            else None
+        )
         if lifespan is None:
             freeze_startup_heap(app)
             yield

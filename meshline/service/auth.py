@@ -1,8 +1,12 @@
 """Service tokens: short-lived Ed25519-signed JWTs, issued by the orchestrator, verified everywhere.
 
-The token names tenant, user and scopes, and its audience lists the services the holder may
-call with it (the agent itself, plus the llm, memory and tool services it uses), so an agent
-forwards the token it received and nothing more.
+A token names tenant, user (``sub``) and scopes, and exactly one audience: the service it opens.
+The orchestrator mints one per hop (the agent's own, and separate ones for the LLM layer, the
+memory service and each tool service the agent may call, handed over in the ``AgentTask``), so no
+service ever forwards a token it received and a token replayed elsewhere is refused.
+
+Verification accepts any of the configured public keys (two during a key rotation) and a few
+seconds of clock skew (``MESHLINE_TOKEN_LEEWAY_S``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ class Identity:
     tenant: str
     user: str
     scopes: frozenset[str]
-    token: str
 
 
 def generate_keypair() -> tuple[str, str]:
@@ -52,14 +55,15 @@ class ServiceTokenIssuer:
         self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         self.ttl_s = ttl_s
 
-    def issue(self, *, tenant: str, user: str, scopes: Sequence[str], audience: Sequence[str]) -> str:
+    def issue(self, *, tenant: str, user: str, scopes: Sequence[str], audience: str) -> str:
+        """A token for ``audience`` alone (one service's registry name, ``llm`` or ``memory``)."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
             "sub": user,
             "tenant": tenant,
             "scopes": sorted(scopes),
-            "aud": sorted(set(audience)),
+            "aud": audience,
             "iat": now,
             "exp": now + self.ttl_s,
             "jti": uuid.uuid4().hex,
@@ -68,12 +72,18 @@ class ServiceTokenIssuer:
 
 
 class ServiceTokenVerifier:
-    """Verifies service tokens; a verified token is remembered until it expires (bounded LRU), because
-    an agent forwards the same token on every call it makes and an EdDSA check costs about a millisecond."""
+    """Verifies service tokens for one audience; a verified token is remembered until it expires
+    (bounded LRU), because an agent sends the same token on every call of a turn and an EdDSA check
+    costs about a millisecond."""
 
-    def __init__(self, public_key_pem: str, audience: str, cache_size: int = 1024) -> None:
-        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+    def __init__(
+        self, public_key_pems: Sequence[str], audience: str, cache_size: int = 1024, leeway_s: float = 5.0
+    ) -> None:
+        if not public_key_pems:
+            raise ValueError("at least one public key is needed to verify service tokens")
+        self._keys = [serialization.load_pem_public_key(pem.encode()) for pem in public_key_pems]
         self.audience = audience
+        self.leeway_s = leeway_s
         self._cache_size = cache_size
         self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
 
@@ -81,7 +91,7 @@ class ServiceTokenVerifier:
         cached = self._verified.get(token)
         if cached is not None:
             identity, exp = cached
-            if time.time() < exp:
+            if time.time() < exp + self.leeway_s:
                 self._verified.move_to_end(token)
                 return identity
             del self._verified[token]  # expired: verify again, which raises token_expired
@@ -93,25 +103,34 @@ class ServiceTokenVerifier:
         return identity
 
     def _decode(self, token: str) -> tuple[Identity, float]:
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,  # type: ignore[arg-type]
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub", "tenant", "scopes"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("service token expired", code="token_expired") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise Forbidden(f"service token is not valid for {self.audience!r}", code="wrong_audience") from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid service token: {exc}", code="invalid_token") from exc
-        identity = Identity(
-            tenant=str(claims["tenant"]), user=str(claims["sub"]), scopes=frozenset(claims["scopes"]), token=token
-        )
-        return identity, float(claims["exp"])
+        claims: dict[str, object] = {}
+        for i, key in enumerate(self._keys):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,  # type: ignore[arg-type]
+                    algorithms=[ALGORITHM],
+                    audience=self.audience,
+                    issuer=ISSUER,
+                    leeway=self.leeway_s,
+                    options={"require": ["exp", "iat", "aud", "iss", "sub", "tenant", "scopes"], "strict_aud": True},
+                )
+                break
+            except jwt.InvalidSignatureError as exc:
+                if i == len(self._keys) - 1:  # signed by none of the keys (a rotation accepts two)
+                    raise Unauthorized(f"invalid service token: {exc}", code="invalid_token") from exc
+                continue
+            except jwt.ExpiredSignatureError as exc:
+                raise Unauthorized("service token expired", code="token_expired") from exc
+            except jwt.InvalidAudienceError as exc:
+                raise Forbidden(f"service token is not valid for {self.audience!r}", code="wrong_audience") from exc
+            except jwt.PyJWTError as exc:
+                raise Unauthorized(f"invalid service token: {exc}", code="invalid_token") from exc
+        scopes = claims["scopes"]
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise Unauthorized("invalid service token: scopes must be a list of strings", code="invalid_token")
+        identity = Identity(tenant=str(claims["tenant"]), user=str(claims["sub"]), scopes=frozenset(scopes))
+        return identity, float(str(claims["exp"]))
 
 
 def bearer_token(request: Request) -> str:
@@ -134,7 +153,7 @@ def require_identity(*scopes: str) -> Callable[[Request], Awaitable[Identity]]:
         if missing:
             raise Forbidden(f"missing scope(s): {', '.join(sorted(missing))}", code="missing_scope")
         ctx = current_context()
-        ctx.tenant, ctx.user, ctx.scopes, ctx.token = identity.tenant, identity.user, identity.scopes, identity.token
+        ctx.tenant, ctx.user, ctx.scopes = identity.tenant, identity.user, identity.scopes
         return identity
 
     return dependency

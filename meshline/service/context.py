@@ -26,7 +26,7 @@ class RequestContext:
     tenant: str | None = None
     user: str | None = None
     scopes: frozenset[str] = frozenset()
-    token: str | None = None  # the bearer token this request came with, forwarded downstream
+    # The bearer token a request came with is deliberately not kept here: nothing forwards it.
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (may be negative), or None when there is none."""

@@ -13,4 +13,5 @@ MEMORIES_WRITE = "memories:write"  # ... remember and erase them
 KNOWLEDGE_READ = "knowledge:read"  # ... search the tenant's knowledge bases, read collections and jobs
 KNOWLEDGE_WRITE = "knowledge:write"  # ... ingest and delete documents and collections
 TOOLS_CALL = "tools:call"  # a tool service: call its tools for the token's customer
+USAGE_READ = "usage:read"  # the LLM layer: the tenant's usage report
 ADMIN = "admin"  # platform administration (the LLM layer's model registry)

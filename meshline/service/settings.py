@@ -19,8 +19,16 @@ class MeshSettings(BaseSettings):
     memory_url: str = "http://127.0.0.1:8200"
     orchestrator_url: str = "http://127.0.0.1:8000"
     token_public_key: str | None = Field(default=None, description="PEM Ed25519 key that verifies service tokens.")
+    token_previous_public_key: str | None = Field(
+        default=None,
+        description="During a signing-key rotation: the old public key, still accepted until tokens it "
+        "verified have expired (token_ttl_s after the orchestrators switched keys).",
+    )
     token_private_key: SecretStr | None = Field(default=None, description="PEM Ed25519 key (orchestrator only).")
-    token_ttl_s: int = Field(default=300, ge=10, le=86400)
+    token_ttl_s: int = Field(
+        default=120, ge=10, le=3600, description="Lifetime of a service token: one turn, its retries and fallbacks."
+    )
+    token_leeway_s: float = Field(default=5.0, ge=0, le=60, description="Clock skew tolerated between services.")
     http_timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
@@ -31,6 +39,11 @@ class MeshSettings(BaseSettings):
             return self.token_public_key
         path = self.home / "keys" / "service_token.pub.pem"
         return path.read_text() if path.exists() else None
+
+    def public_key_pems(self) -> list[str]:
+        """Every key a service token may be verified with: the current one, then the previous one."""
+        current = self.public_key_pem()
+        return [k for k in (current, self.token_previous_public_key) if k]
 
     def private_key_pem(self) -> str | None:
         """The signing key (orchestrator only): settings first, then ``home/keys``."""

@@ -11,6 +11,7 @@ from meshline.contracts.chat import ChatRequest, ChatResponse, ErrorEvent
 from meshline.errors import PayloadTooLarge
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
 from meshline.sse import encode_sse
@@ -37,9 +38,8 @@ async def chat(body: ChatRequest, request: Request, principal: ChatPrincipal) ->
     """One chat turn. Omit ``thread_id`` to start a thread; the reply names it."""
     check_message_size(request, body.message)
     runner: TurnRunner = request.app.state.turns
-    events = runner.stream(
-        principal, body.message, thread_id=body.thread_id, agent=body.agent, user=body.user, timeout_s=body.timeout_s
-    )
+    actor = acting_user(principal, body.user)
+    events = runner.stream(actor, body.message, thread_id=body.thread_id, agent=body.agent, timeout_s=body.timeout_s)
     if not body.stream:
         return await runner.collect(events)
     return await sse_response(events, encode_event, {})

@@ -21,8 +21,10 @@ from pydantic import ValidationError
 from meshline.contracts.knowledge import CollectionInfo, IngestRequest, JobAccepted, JobStatus
 from meshline.errors import Unprocessable
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.identity import acting_user
 from meshline.resilience.client import ServiceClient, raise_for_problem
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 Ingester = Annotated[Principal, Depends(require_scope("ingest"))]
@@ -47,20 +49,23 @@ class KnowledgeProxy:
         self.issuer = issuer
         self.memory_url = memory_url.rstrip("/")
 
-    def token(self, principal: Principal) -> str:
-        user = principal.user or f"key:{principal.key_id}"
-        return self.issuer.issue(tenant=principal.tenant, user=user, scopes=["ingest"], audience=["memory"])
+    def token(self, principal: Principal, scope: str) -> str:
+        user = acting_user(principal, None).user
+        return self.issuer.issue(tenant=principal.tenant, user=user, scopes=[scope], audience="memory")
 
     async def forward(
         self, principal: Principal, method: str, path: str, json: Any = None, multipart: Multipart | None = None
     ) -> Any:
+        """One call to the memory service for the key's tenant: reads with ``knowledge:read``, the rest
+        with ``knowledge:write``."""
+        scope = KNOWLEDGE_READ if method == "GET" else KNOWLEDGE_WRITE
         response = await self.client.request(
             method,
             f"{self.memory_url}{path}",
             json=json,
             content=multipart.body if multipart else None,
             headers={"content-type": multipart.content_type} if multipart else None,
-            token=self.token(principal),
+            token=self.token(principal, scope),
             timeout_s=FORWARD_TIMEOUT_S,
             idempotent=method in ("GET", "DELETE"),
         )

@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse
 
 from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.client import ServiceClient
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.scopes import ADMIN, USAGE_READ
 
 router = APIRouter(tags=["models"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
@@ -29,12 +31,9 @@ async def _forward(request: Request, principal: Principal, method: str, path: st
     settings: OrchestratorSettings = request.app.state.settings
     issuer: ServiceTokenIssuer = request.app.state.issuer
     client: ServiceClient = request.app.state.client
-    token = issuer.issue(
-        tenant=principal.tenant,
-        user=principal.user or principal.key_id,
-        scopes=sorted(principal.scopes),
-        audience=["llm"],
-    )
+    # Model administration for a platform admin; otherwise only the tenant's own usage report.
+    scopes = [ADMIN, USAGE_READ] if ADMIN in principal.scopes else [USAGE_READ]
+    token = issuer.issue(tenant=principal.tenant, user=acting_user(principal, None).user, scopes=scopes, audience="llm")
     # Not retried: deploy/promote/rollback change state, and admins see failures at once.
     response = await client.request(
         method,

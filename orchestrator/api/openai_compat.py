@@ -20,6 +20,7 @@ from meshline.errors import BadRequest, NotFound
 from meshline.orchestrator.api.chat import check_message_size
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
 from meshline.sse import encode_sse
@@ -87,11 +88,12 @@ async def completions(
     if last.role != "user" or not last.content.strip():
         raise BadRequest("the last message must be a non-empty user message", code="no_user_message")
     check_message_size(request, last.content)
+    actor = acting_user(principal, body.user)
     runner: TurnRunner = request.app.state.turns
     agent = await pinned_agent(body.model, request.app.state.registry)
     thread_id = body.thread_id or request.headers.get("x-meshline-thread-id")
     seed = [m for m in body.messages[:-1] if m.role in ("user", "assistant")]
-    events = runner.stream(principal, last.content, thread_id=thread_id, agent=agent, user=body.user, seed=seed)
+    events = runner.stream(actor, last.content, thread_id=thread_id, agent=agent, seed=seed)
     if not body.stream:
         return completion_body(await runner.collect(events), body.model)
     cid = f"chatcmpl-{int(time.time() * 1000)}"

@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from meshline.contracts.chat import RouteDecision
 from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.router import Router
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.service.scopes import LLM_CALL
 
 router = APIRouter(prefix="/v1/routes", tags=["routing"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
@@ -68,7 +70,7 @@ async def decide(body: DecideRequest, request: Request, principal: Admin) -> Dec
     registry: ServiceRegistry = request.app.state.registry
     issuer: ServiceTokenIssuer = request.app.state.issuer
     token = issuer.issue(
-        tenant=principal.tenant, user=principal.user or "router-admin", scopes=["chat"], audience=["llm"]
+        tenant=principal.tenant, user=acting_user(principal, None).user, scopes=[LLM_CALL], audience="llm"
     )
     plan = await _router(request).decide(
         body.message,

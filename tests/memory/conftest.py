@@ -33,11 +33,17 @@ async def memory(memory_settings: MemorySettings, embedder: LocalEmbedder) -> As
         yield service
 
 
+# The orchestrator's recall/remember scopes plus knowledge-base search: what most tests act with.
+READ_WRITE_MEMORIES = ("memories:read", "memories:write", "knowledge:read")
+
+
 @pytest.fixture
 def auth(issue_token: Callable[..., str]) -> Callable[..., dict[str, Any]]:
     """Authorization headers of a service token for the memory service."""
 
-    def headers(tenant: str = "acme", user: str = "alice") -> dict[str, Any]:
-        return {"Authorization": f"Bearer {issue_token(['memory'], tenant=tenant, user=user)}"}
+    def headers(
+        tenant: str = "acme", user: str = "alice", scopes: tuple[str, ...] = READ_WRITE_MEMORIES
+    ) -> dict[str, Any]:
+        return {"Authorization": f"Bearer {issue_token('memory', tenant=tenant, user=user, scopes=scopes)}"}
 
     return headers

@@ -52,7 +52,7 @@ async def test_a_crashed_worker_s_job_completes_with_every_document_exactly_once
     knowledge: KnowledgeStore,
     issue_token: Callable[..., str],
 ) -> None:
-    headers = {"Authorization": f"Bearer {issue_token(['memory'], scopes=('ingest',))}"}
+    headers = {"Authorization": f"Bearer {issue_token('memory', scopes=('knowledge:write', 'knowledge:read'))}"}
     documents = [{"id": f"doc-{i}", "text": f"Policy number {i}: item {i} ships in {i % 7} days."} for i in range(DOCS)]
     queue_only = memory_settings.model_copy(update={"worker_enabled": False, "ingest_batch_documents": 10})
     async with running_memory(queue_only, embedder) as service:
@@ -122,7 +122,7 @@ async def test_memory_service_runs_on_a_chroma_server(
     auth: Callable[..., dict[str, Any]],
 ) -> None:
     settings = memory_settings.model_copy(update={"chroma_url": chroma_server, "chroma_path": None})
-    writer = {"Authorization": f"Bearer {issue_token(['memory'], scopes=('ingest',))}"}
+    writer = {"Authorization": f"Bearer {issue_token('memory', scopes=('knowledge:write', 'knowledge:read'))}"}
     async with running_memory(settings, embedder) as service:
         assert (await service.http.get("/readyz")).status_code == 200
         docs = [{"id": "refunds", "title": "Refunds", "text": "Refunds reach your card within 5 business days."}]

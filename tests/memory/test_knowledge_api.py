@@ -37,7 +37,7 @@ POLICIES = [
 
 
 def ingest_auth(auth: Auth, issue_token: Callable[..., str], tenant: str = "acme") -> dict[str, Any]:
-    token = issue_token(["memory"], tenant=tenant, user="admin", scopes=("ingest",))
+    token = issue_token("memory", tenant=tenant, user="admin", scopes=("knowledge:write", "knowledge:read"))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -179,7 +179,7 @@ async def test_tenants_cannot_reach_each_others_documents_or_jobs(
 
 
 async def test_ingestion_needs_the_ingest_scope_and_valid_input(memory: MemoryService, auth: Auth) -> None:
-    chat_only = auth()
+    chat_only = auth()  # memories and knowledge-base search, no knowledge:write
     response = await memory.http.post(
         "/v1/collections/default/documents", json={"documents": POLICIES}, headers=chat_only
     )

@@ -145,7 +145,7 @@ async def test_every_endpoint_needs_a_memory_token(memory: MemoryService, issue_
         ("DELETE", "/v1/memories", None),
         ("POST", "/v1/embeddings", {"input": ["x"]}),
     ]
-    other_service = {"Authorization": f"Bearer {issue_token(['llm'])}"}
+    other_service = {"Authorization": f"Bearer {issue_token('llm')}"}
     for method, path, body in requests:
         missing = await memory.http.request(method, path, json=body)
         assert missing.status_code == 401, path
@@ -154,6 +154,31 @@ async def test_every_endpoint_needs_a_memory_token(memory: MemoryService, issue_
         assert forged.status_code == 401, path
         wrong_audience = await memory.http.request(method, path, json=body, headers=other_service)
         assert wrong_audience.status_code == 403, path
+
+
+async def test_each_route_needs_its_own_scope(memory: MemoryService, auth: Auth) -> None:
+    """Reading memories, writing them and searching knowledge bases are separate grants: the
+    knowledge-read token every agent gets cannot export or erase the user's memories."""
+    reads = [("POST", "/v1/memories/search", {"query": "x"}), ("GET", "/v1/memories", None)]
+    writes = [("POST", "/v1/memories?wait=true", {"text": "x"}), ("DELETE", "/v1/memories", None)]
+    knowledge = [("POST", "/v1/search", {"query": "x"}), ("GET", "/v1/collections/default", None)]
+    kb_writes = [("POST", "/v1/collections/default/documents", {"documents": [{"id": "d", "text": "x"}]})]
+    grants = {
+        "memories:read": reads,
+        "memories:write": writes,
+        "knowledge:read": knowledge,
+        "knowledge:write": kb_writes,
+    }
+    every = reads + writes + knowledge + kb_writes
+    for scope, allowed in grants.items():
+        headers = auth(scopes=(scope,))
+        for method, path, body in every:
+            response = await memory.http.request(method, path, json=body, headers=headers)
+            if (method, path, body) in allowed:
+                assert response.status_code < 400, (scope, path, response.text)
+            else:
+                assert response.status_code == 403, (scope, path)
+                assert response.json()["code"] == "missing_scope"
 
 
 async def test_embeddings_endpoint_serves_the_same_model(memory: MemoryService, auth: Auth) -> None:

@@ -120,8 +120,8 @@ def test_keygen_prints_a_usable_env_file(runner: CliRunner) -> None:
     )
     assert "\n" not in values["MESHLINE_TOKEN_PUBLIC_KEY"]
     serialization.load_pem_public_key(public.encode())
-    token = ServiceTokenIssuer(private).issue(tenant="acme", user="alice", scopes=["chat"], audience=["llm"])
-    assert ServiceTokenVerifier(public, "llm").verify(token).tenant == "acme"
+    token = ServiceTokenIssuer(private).issue(tenant="acme", user="alice", scopes=["llm:call"], audience="llm")
+    assert ServiceTokenVerifier([public], "llm").verify(token).tenant == "acme"
     assert values["MESHLINE_ORCHESTRATOR_ADMIN_KEY"].startswith("ml_admin_")
 
 

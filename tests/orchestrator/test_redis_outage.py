@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from meshline.contracts.manifest import Manifest
 from meshline.errors import Conflict, ServiceUnavailable
+from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.keys import ApiKeyStore
 from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import EPOCH, INSTANCES, MANIFESTS, Instance, ServiceRegistry
@@ -94,7 +95,7 @@ async def test_thread_locks_fall_back_to_this_process(outage: Outage, redis: Red
 
 async def test_a_question_asked_during_an_outage_can_be_confirmed_after_it(outage: Outage, redis: Redis) -> None:
     pending = PendingCalls(redis)
-    key = pending.key("acme", "alice", "t1", "commerce")
+    key = pending.key(Actor("acme", "alice").thread_key("t1"), "commerce")
     outage.kill()
     await pending.put(key, {"tool": "cancel_order", "arguments": {"order_id": 1042}})
     assert await pending.get(key) == {"tool": "cancel_order", "arguments": {"order_id": 1042}}

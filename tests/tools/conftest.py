@@ -38,8 +38,9 @@ def auth(issue_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     """Headers of a call made for ``user`` (default ``dev``), with an optional Idempotency-Key."""
 
     def headers(
-        user: str = "dev", key: str | None = None, audience: tuple[str, ...] = ("commerce-tools", "crm")
+        user: str = "dev", key: str | None = None, audience: tuple[str, ...] = ("commerce-tools",)
     ) -> dict[str, str]:
+        # A service token has one audience: CRM calls pass audience=("crm",).
         out = {"authorization": f"Bearer {issue_token(audience=list(audience), tenant='dev', user=user)}"}
         if key is not None:
             out["idempotency-key"] = key

@@ -125,7 +125,7 @@ async def concurrent_crm_writes(http: httpx.AsyncClient, auth: Auth) -> None:
     """Distinct keys, one key many times at once, and one key with other arguments, all at concurrency 16."""
 
     def post(tool: str, args: dict[str, Any], key: str) -> Callable[[], Awaitable[httpx.Response]]:
-        return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key))
+        return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key, audience=("crm",)))
 
     opened = await post("open_ticket", {"subject": "Load", "description": "first note"}, "open-1")()
     assert opened.status_code == 200, opened.text
@@ -146,7 +146,7 @@ async def concurrent_crm_writes(http: httpx.AsyncClient, auth: Auth) -> None:
     assert failures(responses) == []
     ids = {r.json()["id"] for r in responses if r.json().get("subject") == "Once"}
     assert len(ids) == 1
-    tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
+    tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth(audience=("crm",)))).json()["tickets"]
     assert [t["id"] for t in tickets if t["subject"] == "Once"] == list(ids)
 
     # The same key with other arguments at the same time: one runs, the rest are told it was used.
@@ -197,13 +197,15 @@ async def test_a_write_blocked_by_another_process_is_a_retryable_503(mesh_env: d
         other = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the file
         other.execute("BEGIN IMMEDIATE")
         try:
-            read = await http.post("/v1/tools/get_my_profile", json={}, headers=auth())
+            read = await http.post("/v1/tools/get_my_profile", json={}, headers=auth(audience=("crm",)))
             assert read.status_code == 200  # WAL: readers are not blocked by a writer
-            blocked = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
+            blocked = await http.post(
+                "/v1/tools/open_ticket", json=args, headers=auth(key="blocked", audience=("crm",))
+            )
             assert blocked.status_code == 503, blocked.text
             assert blocked.json()["code"] == "database_busy" and blocked.json()["retryable"] is True
         finally:
             other.execute("ROLLBACK")
             other.close()
-        retried = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
+        retried = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked", audience=("crm",)))
         assert retried.status_code == 200 and retried.json()["subject"] == "Blocked"

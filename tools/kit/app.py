@@ -19,6 +19,7 @@ from meshline.contracts.manifest import Manifest
 from meshline.errors import NotFound
 from meshline.service import Identity, require_identity
 from meshline.service.app import add_readiness_check, create_service_app
+from meshline.service.scopes import TOOLS_CALL
 from meshline.tools.kit.calls import run_tool
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.idempotency import KitBase
@@ -27,7 +28,7 @@ from meshline.tools.kit.settings import ToolServiceSettings
 from meshline.tools.kit.tool import ToolDef
 
 Startup = Callable[[Database], Awaitable[None]]
-Caller = Annotated[Identity, Depends(require_identity("chat"))]
+Caller = Annotated[Identity, Depends(require_identity(TOOLS_CALL))]
 
 
 def build_manifest(name: str, description: str, version: str, tools: Sequence[ToolDef]) -> Manifest:

@@ -35,6 +35,7 @@ from meshline.mcp_client import IDEMPOTENCY_META_KEY
 from meshline.service.auth import Identity, require_identity
 from meshline.service.context import RequestContext, bind_context, current_context
 from meshline.service.problems import problem_for, problem_response
+from meshline.service.scopes import TOOLS_CALL
 from meshline.tools.kit.calls import run_tool
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.tool import ToolDef
@@ -42,7 +43,7 @@ from meshline.tools.kit.tool import ToolDef
 MCP_PATH = "/mcp"
 _IDENTITY = "meshline.identity"  # ASGI scope keys: the verified caller and its request context
 _CONTEXT = "meshline.context"
-_verify = require_identity("chat")
+_verify = require_identity(TOOLS_CALL)
 
 
 def mcp_tool(tool: ToolDef) -> types.Tool:

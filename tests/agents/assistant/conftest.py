@@ -51,5 +51,11 @@ async def client(agent_app: FastAPI, llm: respx.MockRouter) -> AsyncIterator[htt
 
 @pytest.fixture
 def token(issue_token: Callable[..., str]) -> str:
-    """What the orchestrator gives a call to the general agent: audience = the agent and the LLM layer."""
-    return issue_token(audience=["general", "llm"])
+    """What the orchestrator calls the general agent with: valid for the agent alone."""
+    return issue_token(audience="general")
+
+
+@pytest.fixture
+def llm_token(issue_token: Callable[..., str]) -> str:
+    """What the orchestrator puts in the task for the agent's LLM calls: valid for the LLM layer alone."""
+    return issue_token(audience="llm")

@@ -49,11 +49,15 @@ def sent_json(route: respx.Route, index: int = -1) -> dict[str, Any]:
     return body
 
 
+LLM_TOKEN = "the-task-llm-token"  # the LLM layer is stood in for: it does not verify what it gets
+
+
 def task_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "task_id": "task-1",
         "thread_id": "thread-1",
         "messages": [{"role": "user", "content": "hello!"}],
+        "tokens": {"llm": LLM_TOKEN},
     }
     body.update(overrides)
     return body

@@ -9,7 +9,7 @@ import respx
 
 from meshline.agents.assistant.profile import load_profile
 from meshline.contracts import AgentResult, Manifest, ProblemDetails
-from tests.agents.assistant.llm_standin import COMPLETIONS, completion, sent_json, task_body
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, completion, sent_json, task_body
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -59,9 +59,9 @@ async def test_invoke_sends_prompt_memories_and_conversation_to_the_llm_layer(
     assert system["content"].startswith(load_profile("general").system_prompt.strip())
     assert "What you know about this user:\n- Prefers contact by email\n- Lives in Lyon" in system["content"]
     assert sent["messages"][1:] == conversation
-    # The caller's service token travels on to the LLM layer, with a trace.
+    # The LLM layer gets the task's LLM token, never the token the agent was called with.
     request = route.calls.last.request
-    assert request.headers["authorization"] == f"Bearer {token}"
+    assert request.headers["authorization"] == f"Bearer {LLM_TOKEN}" != f"Bearer {token}"
     assert request.headers["traceparent"].startswith("00-")
 
 
@@ -92,7 +92,7 @@ async def test_token_for_another_agent_is_403(
     client: httpx.AsyncClient, llm: respx.MockRouter, issue_token: Callable[..., str]
 ) -> None:
     route = llm.post(COMPLETIONS).respond(200, json=completion("never"))
-    other = issue_token(audience=["commerce", "llm"])
+    other = issue_token(audience="commerce")
 
     response = await client.post("/v1/invoke", json=task_body(), headers=auth(other))
 
@@ -101,13 +101,24 @@ async def test_token_for_another_agent_is_403(
     assert not route.called
 
 
-async def test_token_without_chat_scope_is_403(client: httpx.AsyncClient, issue_token: Callable[..., str]) -> None:
-    ingest_only = issue_token(audience=["general", "llm"], scopes=("ingest",))
+async def test_token_without_the_invoke_scope_is_403(
+    client: httpx.AsyncClient, issue_token: Callable[..., str]
+) -> None:
+    ingest_only = issue_token(audience="general", scopes=("knowledge:write",))
 
     response = await client.post("/v1/invoke", json=task_body(), headers=auth(ingest_only))
 
     assert response.status_code == 403
     assert problem_of(response).code == "missing_scope"
+
+
+async def test_the_llm_layers_token_does_not_open_the_agent(
+    client: httpx.AsyncClient, issue_token: Callable[..., str]
+) -> None:
+    response = await client.post("/v1/invoke", json=task_body(), headers=auth(issue_token(audience="llm")))
+
+    assert response.status_code == 403
+    assert problem_of(response).code == "wrong_audience"
 
 
 async def test_malformed_task_is_422_problem(client: httpx.AsyncClient, token: str) -> None:

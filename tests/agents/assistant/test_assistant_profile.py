@@ -64,9 +64,9 @@ async def test_profile_from_a_file_makes_another_agent(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as client:
             manifest = (await client.get("/v1/manifest")).json()
-            good = issue_token(audience=["billing", "llm"])
+            good = issue_token(audience="billing")
             answered = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {good}"})
-            general = issue_token(audience=["general", "llm"])
+            general = issue_token(audience="general")
             refused = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {general}"})
 
     assert (manifest["name"], manifest["examples"]) == ("billing", BILLING["examples"])

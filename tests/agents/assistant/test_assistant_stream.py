@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from meshline.contracts import AgentResult, ProblemDetails
 from meshline.sse import SSEMessage, aiter_sse
-from tests.agents.assistant.llm_standin import COMPLETIONS, chunk, sent_json, sse_stream, task_body
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, chunk, sent_json, sse_stream, task_body
 
 USAGE = {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34}
 
@@ -51,7 +51,7 @@ async def test_stream_relays_each_token_then_the_result(
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert "- Name is Alice" in sent["messages"][0]["content"]
-    assert route.calls.last.request.headers["authorization"] == f"Bearer {token}"
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {LLM_TOKEN}"  # the task's, not the caller's
 
 
 async def test_stream_is_not_buffered(agent_app: FastAPI, llm: respx.MockRouter, token: str) -> None:

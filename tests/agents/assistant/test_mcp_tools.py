@@ -54,9 +54,17 @@ async def agent(
                 yield http, llm
 
 
+Mint = Callable[[str], str]  # audience -> a token for it, for one user
+
+
+def minter(issue_token: Callable[..., str], user: str) -> Mint:
+    """Tokens as the orchestrator mints them per turn: one per audience, for ``user`` of tenant dev."""
+    return lambda audience: issue_token(audience=audience, tenant="dev", user=user)
+
+
 async def invoke(
     http: httpx.AsyncClient,
-    token: str,
+    mint: Mint,
     binding: dict[str, str],
     text: str,
     thread: str = "thread-mcp",
@@ -66,10 +74,11 @@ async def invoke(
         "task_id": "t1",
         "thread_id": thread,
         "messages": [{"role": "user", "content": text}],
-        "tools": [binding],
+        "tools": [{**binding, "token": mint(binding["service"])}],
+        "tokens": {"llm": mint("llm")},
         "metadata": metadata or {},
     }
-    response = await http.post("/v1/invoke", json=body, headers={"authorization": f"Bearer {token}"})
+    response = await http.post("/v1/invoke", json=body, headers={"authorization": f"Bearer {mint('commerce')}"})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -79,7 +88,7 @@ async def test_read_only_mcp_tool_runs_and_side_effects_wait_for_yes(
     agent: tuple[httpx.AsyncClient, ScriptedLLM], giftcards_url: str, issue_token: Callable[..., str]
 ) -> None:
     http, llm = agent
-    token = issue_token(audience=["commerce", "llm", "gift-cards"], tenant="dev", user="dev")
+    token = minter(issue_token, "dev")
     binding = {"service": "gift-cards", "url": giftcards_url, "protocol": "mcp"}
 
     llm.turns = [[("check_balance", {"code": "GIFT-1000"})], "You have 50.00 left."]
@@ -115,13 +124,13 @@ async def test_kit_tools_over_mcp_keep_customer_and_idempotency(
     http, llm = agent
     commerce = create_commerce(CommerceSettings(demo_customers=10))
     with serve_in_thread(commerce, lifespan="on") as base:
-        token = issue_token(audience=["commerce", "llm", "commerce-tools"], tenant="dev", user="dev")
+        token = minter(issue_token, "dev")
         binding = {"service": "commerce-tools", "url": f"{base}/mcp", "protocol": "mcp"}
         async with httpx.AsyncClient(timeout=10) as direct:
             listed = await direct.post(
                 f"{base}/v1/tools/list_my_orders",
                 json={"status": "delivered"},
-                headers={"authorization": f"Bearer {token}"},
+                headers={"authorization": f"Bearer {token('commerce-tools')}"},
             )
         order = listed.json()["orders"][0]
         refund = {"order_id": order["id"], "amount_cents": 300, "reason": "late"}
@@ -137,7 +146,7 @@ async def test_kit_tools_over_mcp_keep_customer_and_idempotency(
             results.append(done["tool_calls"][0]["result"])
         assert results[0] == results[1] and results[0]["refunded_total_cents"] == 300
 
-        other = issue_token(audience=["commerce", "llm", "commerce-tools"], tenant="dev", user="cust-0001")
+        other = minter(issue_token, "cust-0001")
         llm.requests.clear()
         llm.turns = [[("get_order", {"order_id": order["id"]})], "Not found."]
         theirs = await invoke(http, other, binding, f"show order {order['id']}", thread="thread-other")

@@ -70,14 +70,14 @@ class Harness:
     service: str = "commerce-tools"
     tools_url: str = COMMERCE_URL
 
-    def headers(self, user: str = "dev") -> dict[str, str]:
-        token = self.token(audience=[self.agent_name, self.service, "llm"], tenant="dev", user=user)
-        return {"authorization": f"Bearer {token}"}
+    def headers(self, audience: str, user: str = "dev") -> dict[str, str]:
+        """A bearer token for one audience, as the orchestrator mints them (one per hop)."""
+        return {"authorization": f"Bearer {self.token(audience=audience, tenant='dev', user=user)}"}
 
     async def tool(self, name: str, args: dict[str, Any], user: str = "dev") -> Any:
         """Call the tool service directly (a read, to check what the agent did)."""
         url = f"{self.tools_url}/v1/tools/{name}"
-        response = await self.tools_http.post(url, json=args, headers=self.headers(user))
+        response = await self.tools_http.post(url, json=args, headers=self.headers(self.service, user))
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -86,10 +86,17 @@ class Harness:
             "task_id": "t1",
             "thread_id": "thread-7",
             "messages": messages,
-            "tools": [{"service": self.service, "url": self.tools_url}],
+            "tools": [
+                {
+                    "service": self.service,
+                    "url": self.tools_url,
+                    "token": self.token(self.service, tenant="dev", user="dev"),
+                }
+            ],
+            "tokens": {"llm": self.token("llm", tenant="dev", user="dev")},
             "metadata": metadata or {},
         }
-        response = await self.agent.post("/v1/invoke", json=body, headers=self.headers())
+        response = await self.agent.post("/v1/invoke", json=body, headers=self.headers(self.agent_name))
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result

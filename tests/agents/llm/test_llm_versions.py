@@ -66,7 +66,7 @@ def test_rollback_with_a_canary_removes_only_the_canary() -> None:
 async def test_deploy_splits_real_traffic_and_a_second_replica_follows_within_a_second(
     run_llm: RunLlm, fake_config: Path, fake_llm_url: str, issue_token: Callable[..., str]
 ) -> None:
-    admin = admin_headers(issue_token(audience=["llm"], scopes=("admin", "chat")))
+    admin = admin_headers(issue_token(audience=["llm"], scopes=("admin", "llm:call")))
     async with (
         run_llm(config=fake_config, registry_poll_s=0.05) as first,
         run_llm(config=fake_config, registry_poll_s=0.05) as second,

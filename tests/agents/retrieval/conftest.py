@@ -53,11 +53,22 @@ class Harness:
     llm: ScriptedLLM
     token: Callable[..., str]
 
-    def headers(self, tenant: str = "acme") -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token(['knowledge', 'llm', 'memory'], tenant=tenant)}"}
+    def headers(self, tenant: str = "acme", audience: str = "knowledge") -> dict[str, str]:
+        """The token the orchestrator calls the agent with (or, with ``audience``, another service)."""
+        return {"authorization": f"Bearer {self.token(audience, tenant=tenant)}"}
 
-    def task(self, question: str) -> dict[str, Any]:
-        return {"task_id": "t1", "thread_id": "th1", "messages": [{"role": "user", "content": question}]}
+    def task(self, question: str, tenant: str = "acme") -> dict[str, Any]:
+        """A task as the orchestrator sends it, with the tenant's one-audience tokens for llm and memory."""
+        tokens = {
+            "llm": self.token("llm", tenant=tenant, scopes=("llm:call",)),
+            "memory": self.token("memory", tenant=tenant, scopes=("knowledge:read",)),
+        }
+        return {
+            "task_id": "t1",
+            "thread_id": "th1",
+            "messages": [{"role": "user", "content": question}],
+            "tokens": tokens,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -114,6 +125,8 @@ async def harness(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=agent), base_url="http://knowledge.test") as http,
                 httpx.AsyncClient() as memory_http,
             ):
-                writer = {"authorization": f"Bearer {issue_token(['memory'], scopes=('ingest',))}"}
+                writer = {
+                    "authorization": f"Bearer {issue_token('memory', scopes=('knowledge:write', 'knowledge:read'))}"
+                }
                 await ingest_knowledge(memory_http, writer)
                 yield Harness(agent=http, memory=memory_http, llm=llm, token=issue_token)

@@ -77,7 +77,9 @@ async def test_streams_deltas_then_a_cited_result(harness: Harness) -> None:
 
 async def test_another_tenant_s_agent_finds_nothing_and_does_not_know(harness: Harness) -> None:
     response = await harness.agent.post(
-        "/v1/invoke", json=harness.task("What is your return policy?"), headers=harness.headers(tenant="globex")
+        "/v1/invoke",
+        json=harness.task("What is your return policy?", tenant="globex"),
+        headers=harness.headers(tenant="globex"),
     )
     assert response.json()["handoff"] == "human"
     assert harness.llm.requests == []
@@ -88,7 +90,7 @@ async def test_calibrated_threshold_separates_held_out_questions(harness: Harnes
 
     async def best(question: str) -> float:
         response = await harness.memory.post(
-            f"{MEMORY_URL}/v1/search", json={"query": question, "k": 5}, headers=harness.headers()
+            f"{MEMORY_URL}/v1/search", json={"query": question, "k": 5}, headers=harness.headers(audience="memory")
         )
         return max(h["dense_score"] or -1.0 for h in response.json()["hits"])
 
