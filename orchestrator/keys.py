@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from meshline.resilience.last_known import LastKnown
 
 KEY_PREFIX = "ml_"
-SCOPES = frozenset({"chat", "ingest", "admin"})
+SCOPES = frozenset({"chat", "ingest", "act_as_user", "admin"})
 _REDIS_KEY = "meshline:apikeys:{digest}"
 
 

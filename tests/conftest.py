@@ -16,6 +16,7 @@ import redis
 from meshline.service import scopes
 from meshline.service.auth import ServiceTokenIssuer, generate_keypair
 from meshline.testing.fake_openai import start_fake_openai
+from meshline.testing.mesh import TestMesh, run_test_mesh
 from meshline.testing.redis_process import free_port, start_redis
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,3 +106,11 @@ def fake_llm_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestMesh]:
+    """One mesh of real processes per session (fake LLM provider at the HTTP boundary), shared by the
+    end-to-end and security tests."""
+    with run_test_mesh(tmp_path_factory.mktemp("mesh") / ".meshline") as running:
+        yield running
