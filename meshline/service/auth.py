@@ -11,6 +11,7 @@ seconds of clock skew (``MESHLINE_TOKEN_LEEWAY_S``).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -27,6 +28,8 @@ from meshline.service.context import current_context
 
 ISSUER = "meshline-orchestrator"
 ALGORITHM = "EdDSA"
+MAX_TTL_S = 3600
+DEADLINE_MARGIN_S = 5  # a token outlives the request it serves by this much
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,16 @@ class ServiceTokenIssuer:
         self.ttl_s = ttl_s
 
     def issue(self, *, tenant: str, user: str, scopes: Sequence[str], audience: str) -> str:
-        """A token for ``audience`` alone (one service's registry name, ``llm`` or ``memory``)."""
+        """A token for ``audience`` alone (one service's registry name, ``llm`` or ``memory``).
+
+        It lives ``ttl_s``, or until just after the current request's deadline when that is later
+        (a turn allowed five minutes must not lose its tokens half way), never over an hour.
+        """
         now = int(time.time())
+        ttl = self.ttl_s
+        remaining = current_context().remaining()
+        if remaining is not None:
+            ttl = min(max(ttl, math.ceil(remaining) + DEADLINE_MARGIN_S), MAX_TTL_S)
         claims = {
             "iss": ISSUER,
             "sub": user,
@@ -65,7 +76,7 @@ class ServiceTokenIssuer:
             "scopes": sorted(scopes),
             "aud": audience,
             "iat": now,
-            "exp": now + self.ttl_s,
+            "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from meshline.service.auth import (
     generate_keypair,
     require_identity,
 )
-from meshline.service.context import current_context
+from meshline.service.context import RequestContext, bind_context, current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
 
 SERVICE = "memory"
@@ -92,6 +92,33 @@ def test_issue_verify_round_trip(token_keys: tuple[str, str]) -> None:
     assert claims["iss"] == ISSUER
     assert claims["aud"] == SERVICE  # one audience, a string: never a list of services
     assert claims["exp"] - claims["iat"] == 300
+
+
+def test_a_token_outlives_the_deadline_of_the_request_it_serves(token_keys: tuple[str, str]) -> None:
+    issuer = ServiceTokenIssuer(token_keys[0], ttl_s=60)
+
+    def lifetime() -> int:
+        claims = jwt.decode(
+            issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
+        )
+        return int(claims["exp"] - claims["iat"])
+
+    bind_context(RequestContext(deadline=time.time() + 600))  # a turn allowed ten minutes
+    claims = jwt.decode(
+        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
+    )
+    assert 600 < claims["exp"] - claims["iat"] <= 606
+    bind_context(RequestContext(deadline=time.time() + 5))  # a short one keeps the configured lifetime
+    claims = jwt.decode(
+        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
+    )
+    assert claims["exp"] - claims["iat"] == 60
+    bind_context(RequestContext(deadline=time.time() + 10**6))  # never over an hour
+    claims = jwt.decode(
+        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
+    )
+    assert claims["exp"] - claims["iat"] == 3600
+    bind_context(RequestContext())
 
 
 def test_token_naming_several_audiences_is_refused_by_each(token_keys: tuple[str, str]) -> None:
