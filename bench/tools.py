@@ -167,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     private, public = generate_keypair()
     token = ServiceTokenIssuer(private, ttl_s=3600).issue(
-        tenant="dev", user="dev", scopes=["chat"], audience=["commerce", "commerce-tools", "llm"]
+        tenant="dev", user="dev", scopes=["chat", "tools:call"], audience=["commerce", "commerce-tools", "llm"]
     )
     tools_port, agent_port, provider_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:

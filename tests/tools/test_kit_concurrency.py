@@ -165,7 +165,7 @@ async def test_concurrent_refunds_never_exceed_the_order_total(
     """A check-then-act tool: each refund reads what was refunded before; racing ones must not all pass."""
     with serving("commerce", backend, tmp_path, token_keys[1]) as url:
         async with client(url) as http:
-            headers = auth(audience=("commerce-tools",))
+            headers = auth(audience="commerce-tools")
             orders = await http.post("/v1/tools/list_my_orders", json={"status": "delivered"}, headers=headers)
             order = orders.json()["orders"][0]
             remaining = order["total_cents"] - order["refunded_cents"]
@@ -175,7 +175,7 @@ async def test_concurrent_refunds_never_exceed_the_order_total(
             def refund(i: int) -> Callable[[], Awaitable[httpx.Response]]:
                 args = {"order_id": order["id"], "amount_cents": amount, "reason": f"race {i}"}
                 return lambda: http.post(
-                    "/v1/tools/issue_refund", json=args, headers=auth(key=f"refund-{i}", audience=("commerce-tools",))
+                    "/v1/tools/issue_refund", json=args, headers=auth(key=f"refund-{i}", audience="commerce-tools")
                 )
 
             responses = await bounded([refund(i) for i in range(CONCURRENCY)])
