@@ -41,6 +41,15 @@ class Change(BaseModel):
     order_id: str = ""
 
 
+class Key(BaseModel):
+    owner: str
+    id: str
+
+
+class Found(BaseModel):
+    found: bool
+
+
 class Seen(BaseModel):
     orders: list[str]
     products: int
@@ -64,6 +73,12 @@ async def see_everything(args: NoArgs, ctx: ToolContext) -> Seen:
         items=sorted(i.product_id for o in orders for i in o.items),
         joined=sorted(joined.all()),
     )
+
+
+@tool()
+async def get_product_by_key(args: Key, ctx: ToolContext) -> Found:
+    """``session.get`` by a full primary key, the tenant taken from the arguments (a buggy tool)."""
+    return Found(found=await ctx.session.get(Product, (args.owner, args.id)) is not None)
 
 
 @tool(side_effects=True)
@@ -111,7 +126,15 @@ async def give_order_away(args: Change, ctx: ToolContext) -> Done:
     return Done(changed=1)
 
 
-TOOLS = [see_everything, readdress_everything, delete_every_refund, add_return, add_return_for_t1, give_order_away]
+TOOLS = [
+    see_everything,
+    get_product_by_key,
+    readdress_everything,
+    delete_every_refund,
+    add_return,
+    add_return_for_t1,
+    give_order_away,
+]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -194,6 +217,11 @@ async def test_a_tool_without_filters_reads_only_its_callers_rows(
             assert seen["products"] == everything["products"].count(tenant)  # the tenant's whole catalog
     stranger = (await call("see_everything", "t3", "dev")).json()
     assert stranger == {"orders": [], "products": 0, "items": [], "joined": []}
+    async with service[1].session() as session:
+        product = await session.scalar(select(Product.id).where(Product.tenant == "t1").limit(1))
+    for tenant, found in (("t1", True), ("t2", False)):
+        got = (await call("get_product_by_key", tenant, "dev", owner="t1", id=product)).json()
+        assert got == {"found": found}
 
 
 async def test_unfiltered_updates_and_deletes_touch_only_the_callers_rows(
