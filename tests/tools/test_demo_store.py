@@ -13,6 +13,7 @@ import pytest
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
 from meshline.tools.kit.schema_check import OutdatedSchema
+from tests.tools.tool_processes import DATABASE_URL, postgres_database
 
 Auth = Callable[..., dict[str, str]]
 
@@ -28,14 +29,25 @@ async def crm_service(settings: CRMSettings) -> AsyncIterator[httpx.AsyncClient]
 
 
 def old_crm_file(path: Path) -> None:
-    """A CRM database as the previous version made it: customers keyed by id alone, no tenant."""
+    """A CRM database as the previous version made it: rows keyed by id alone, no tenant."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys=ON")
         db.execute(
             "CREATE TABLE customers (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200), email VARCHAR(200), "
             "phone VARCHAR(64), tier VARCHAR(16), newsletter BOOLEAN, since DATETIME)"
         )
+        db.execute(
+            "CREATE TABLE tickets (id VARCHAR(32) PRIMARY KEY, customer_id VARCHAR(64) REFERENCES customers (id), "
+            "subject VARCHAR(200), status VARCHAR(16), created_at DATETIME)"
+        )
+        db.execute(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, ticket_id VARCHAR(32) REFERENCES tickets (id), "
+            "author VARCHAR(64), body TEXT, created_at DATETIME)"
+        )
         db.execute("INSERT INTO customers VALUES ('dev', 'Old Dev', 'old@example.com', '1', 'gold', 0, '2024-01-01')")
+        db.execute("INSERT INTO tickets VALUES ('tkt-00001', 'dev', 'Old', 'open', '2024-01-02')")
+        db.execute("INSERT INTO notes VALUES (1, 'tkt-00001', 'customer', 'old note', '2024-01-02')")
 
 
 async def profile(http: httpx.AsyncClient, auth: Auth, tenant: str, user: str = "dev") -> httpx.Response:
@@ -48,6 +60,20 @@ async def test_an_outdated_demo_file_is_recreated_and_reseeded(mesh_env: dict[st
     async with crm_service(settings) as http:
         mine = await profile(http, auth, "dev")
         assert mine.status_code == 200 and mine.json()["email"] == "dev@example.com"  # the new demo data
+        tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
+        assert [n["body"] for t in tickets for n in t["notes"]] == ["Opened by the customer."]
+
+
+async def test_a_current_postgres_database_starts_again(mesh_env: dict[str, str], auth: Auth) -> None:
+    """The schema check reads Postgres's own catalog right: no false alarm on a restart."""
+    if not DATABASE_URL:
+        pytest.skip("set DATABASE_URL to a PostgreSQL server")
+    with postgres_database() as url:
+        settings = CRMSettings(demo_customers=3, database_url=url, demo_tenants=["dev", "acme"])
+        async with crm_service(settings) as http:
+            first = (await profile(http, auth, "acme")).json()
+        async with crm_service(settings) as http:
+            assert (await profile(http, auth, "acme")).json() == first
 
 
 async def test_an_outdated_configured_database_stops_the_service(mesh_env: dict[str, str], tmp_path: Path) -> None:

@@ -42,8 +42,8 @@ class ToolRuntime:
 
     database: Database
     tenant_setup: TenantSetup | None = None
-    _ready: set[str] = field(default_factory=set)
-    _setting_up: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _ready: set[str] = field(default_factory=set, init=False, repr=False)
+    _setting_up: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def prepare(self, tenant: str) -> None:
         if self.tenant_setup is None or tenant in self._ready:
