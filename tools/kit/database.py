@@ -14,8 +14,8 @@ customer: tools act on the caller's own data only), so one customer's writes run
 each seeing the last one's commit (READ COMMITTED reads a fresh snapshot per statement), while
 other customers' writes run in parallel; a check-then-act tool (refunds never above the order
 total) holds on both backends without locking rows itself. The lock is the customer of one tenant
-(``join_key(tenant, customer)``): customer ids repeat across tenants, and two tenants' customers
-share nothing.
+(:func:`customer_lock_key`, encoded parts): customer ids repeat across tenants, and two tenants'
+customers share nothing.
 
 Sessions are :class:`~meshline.tools.kit.tenancy.ScopedSession`: one opened with a
 :class:`TenantScope` sees and writes only that tenant's (and customer's) rows (see
