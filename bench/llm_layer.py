@@ -252,7 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = args.levels.split(",")
     private, public = generate_keypair()
-    token = ServiceTokenIssuer(private, 3600).issue(tenant="bench", user="bench", scopes=["chat"], audience=["llm"])
+    token = ServiceTokenIssuer(private, 3600).issue(tenant="bench", user="bench", scopes=["llm:call"], audience="llm")
     redis_port, provider_port = free_port(), free_port()
     procs = [start_redis(redis_port), start_fake_openai(provider_port, 50.0)]
     provider = f"http://127.0.0.1:{provider_port}/v1"

@@ -109,7 +109,7 @@ async def run(folder: Path, limit_queries: int | None) -> dict[str, Any]:
         }
     )
     token = ServiceTokenIssuer(private, ttl_s=3600).issue(
-        tenant="bench", user="bench", scopes=["ingest"], audience=["memory"]
+        tenant="bench", user="bench", scopes=["knowledge:write", "knowledge:read"], audience="memory"
     )
     headers = {"authorization": f"Bearer {token}"}
     app = create_app(MemorySettings(worker_block_ms=100, ingest_batch_documents=64))

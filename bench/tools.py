@@ -78,8 +78,12 @@ def checked(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text[:200]
 
 
-async def measure(tools_url: str, agent_url: str, provider_url: str, token: str, quick: bool) -> dict[str, Any]:
+async def measure(
+    tools_url: str, agent_url: str, provider_url: str, tokens: dict[str, str], quick: bool
+) -> dict[str, Any]:
+    """``tokens``: one per audience (the agent, its tool service, the LLM layer), as the orchestrator mints them."""
     levels, step_levels = (QUICK_LEVELS, QUICK_STEP_LEVELS) if quick else (LEVELS, STEP_LEVELS)
+    token = tokens["commerce-tools"]
     auth = {"authorization": f"Bearer {token}"}
     results: dict[str, Any] = {"tool_calls": {}, "agent_step": {}}
     mcp = McpToolClient(timeout_s=30)
@@ -143,9 +147,11 @@ async def measure(tools_url: str, agent_url: str, provider_url: str, token: str,
                     "task_id": f"bench-{i}",
                     "thread_id": f"bench-{protocol}-{i}",
                     "messages": [{"role": "user", "content": f"what is in order {order}?"}],
-                    "tools": [{"service": "commerce-tools", "url": url, "protocol": protocol}],
+                    "tools": [{"service": "commerce-tools", "url": url, "protocol": protocol, "token": token}],
+                    "tokens": {"llm": tokens["llm"]},
                 }
-                response = await http.post(f"{agent_url}/v1/invoke", json=task, headers=auth)
+                agent_auth = {"authorization": f"Bearer {tokens['commerce']}"}
+                response = await http.post(f"{agent_url}/v1/invoke", json=task, headers=agent_auth)
                 checked(response)
                 calls_made = response.json()["tool_calls"]
                 assert [c["status"] for c in calls_made] == ["ok"], calls_made
@@ -166,9 +172,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
     args = parser.parse_args()
     private, public = generate_keypair()
-    token = ServiceTokenIssuer(private, ttl_s=3600).issue(
-        tenant="dev", user="dev", scopes=["chat"], audience=["commerce", "commerce-tools", "llm"]
-    )
+    issuer = ServiceTokenIssuer(private, ttl_s=3600)
+    hop_scopes = {"commerce": "agent:invoke", "commerce-tools": "tools:call", "llm": "llm:call"}
+    tokens = {a: issuer.issue(tenant="dev", user="dev", scopes=[s], audience=a) for a, s in hop_scopes.items()}
     tools_port, agent_port, provider_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -190,7 +196,7 @@ def main() -> None:
                 wait_ready(f"{tools_url}/readyz")
                 wait_ready(f"{agent_url}/healthz")
                 provider_url = f"http://127.0.0.1:{provider_port}/v1"
-                results = asyncio.run(measure(tools_url, agent_url, provider_url, token, args.quick))
+                results = asyncio.run(measure(tools_url, agent_url, provider_url, tokens, args.quick))
         finally:
             provider.terminate()
             provider.wait(timeout=10)

@@ -37,6 +37,7 @@ class TrackingStatus(BaseModel):
 @tool()
 async def track_parcel(args: TrackingQuery, ctx: ToolContext) -> TrackingStatus:
     """Where a parcel is, by its tracking number, and how many days until it arrives."""
+    # No stored data here; a tool that stores some partitions it by ctx.tenant and ctx.customer (see README).
     step = hashlib.sha256(args.tracking_number.encode()).digest()[0] % len(STAGES)
     return TrackingStatus(tracking_number=args.tracking_number, stage=STAGES[step], eta_days=len(STAGES) - 1 - step)
 

@@ -23,6 +23,8 @@ from meshline.testing.fake_openai import start_fake_openai
 from meshline.testing.redis_process import free_port, start_redis
 
 READY_TIMEOUT_S = 180.0
+# Tests make tenants as they go: the demo tool services seed any tenant on its first call.
+DEMO_EVERY_TENANT = {"MESHLINE_CRM_DEMO_TENANTS": '["dev", "*"]', "MESHLINE_COMMERCE_DEMO_TENANTS": '["dev", "*"]'}
 
 
 @dataclass
@@ -134,7 +136,7 @@ def run_test_mesh(
         home,
         use_local_model=local_model,
         ports=ports,
-        extra_env={"MESHLINE_LLM_CONFIG": str(models)},
+        extra_env={"MESHLINE_LLM_CONFIG": str(models), **DEMO_EVERY_TENANT},
     )
     if services is not None:
         specs = [s for s in specs if not s.register or s.name in services]

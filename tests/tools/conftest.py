@@ -11,6 +11,7 @@ from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
+from tests.tools.tool_tokens import tool_headers
 
 DEMO_CUSTOMERS = 20
 
@@ -34,16 +35,15 @@ async def crm(mesh_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def auth(issue_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
-    """Headers of a call made for ``user`` (default ``dev``), with an optional Idempotency-Key."""
+def auth(request: pytest.FixtureRequest, token_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
+    """Headers of a call made for ``user`` (default ``dev``) of ``tenant`` (default ``dev``), with an
+    optional Idempotency-Key; the audience is one service: ``commerce-tools`` in a test that uses
+    the ``commerce`` fixture, else ``crm``, unless given."""
+    default = "commerce-tools" if "commerce" in request.fixturenames else "crm"
 
     def headers(
-        user: str = "dev", key: str | None = None, audience: tuple[str, ...] = ("commerce-tools",)
+        user: str = "dev", key: str | None = None, audience: str = default, tenant: str = "dev"
     ) -> dict[str, str]:
-        # A service token has one audience: CRM calls pass audience=("crm",).
-        out = {"authorization": f"Bearer {issue_token(audience=list(audience), tenant='dev', user=user)}"}
-        if key is not None:
-            out["idempotency-key"] = key
-        return out
+        return tool_headers(token_keys[0], audience, key=key, tenant=tenant, user=user)
 
     return headers

@@ -118,7 +118,7 @@ async def test_side_effects_need_a_key_and_bad_input_is_422(commerce: httpx.Asyn
 async def test_auth_is_required_and_audience_checked(commerce: httpx.AsyncClient, auth: Auth) -> None:
     anonymous = await commerce.post("/v1/tools/list_my_orders", json={})
     assert anonymous.status_code == 401
-    wrong = await commerce.post("/v1/tools/list_my_orders", json={}, headers=auth(audience=("crm",)))
+    wrong = await commerce.post("/v1/tools/list_my_orders", json={}, headers=auth(audience="crm"))
     assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_audience"
 
 

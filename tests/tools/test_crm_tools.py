@@ -11,7 +11,7 @@ Auth = Callable[..., dict[str, str]]
 
 
 async def call(http: httpx.AsyncClient, auth: Auth, tool: str, args: dict[str, Any], **kw: Any) -> httpx.Response:
-    return await http.post(f"/v1/tools/{tool}", json=args, headers=auth(audience=("crm",), **kw))
+    return await http.post(f"/v1/tools/{tool}", json=args, headers=auth(**kw))
 
 
 async def test_profile_contact_and_newsletter(crm: httpx.AsyncClient, auth: Auth) -> None:

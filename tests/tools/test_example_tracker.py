@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from meshline.agents.assistant.profile import load_profile
+from tests.tools.tool_tokens import tool_token
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shipment_tracker"
 
 
-async def test_shipment_tracker_example(mesh_env: dict[str, str], issue_token: Callable[..., str]) -> None:
+async def test_shipment_tracker_example(mesh_env: dict[str, str], token_keys: tuple[str, str]) -> None:
     spec = importlib.util.spec_from_file_location("shipment_tracker_service", EXAMPLE / "service.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -26,7 +26,7 @@ async def test_shipment_tracker_example(mesh_env: dict[str, str], issue_token: C
     ):
         manifest = (await http.get("/v1/manifest")).json()
         assert manifest["name"] == "shipment-tracker" and manifest["tools"][0]["name"] == "track_parcel"
-        token = issue_token(audience=["shipment-tracker"])
+        token = tool_token(token_keys[0], "shipment-tracker", tenant="acme", user="alice")
         ok = await http.post(
             "/v1/tools/track_parcel",
             json={"tracking_number": "1Z999AA10123456784"},

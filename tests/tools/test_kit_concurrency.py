@@ -9,74 +9,21 @@ in every run of this test.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import sys
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from meshline.cli.local_mesh import ProcessSpec
-from meshline.cli.supervisor import Supervisor
-from meshline.testing.redis_process import free_port
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
+from tests.tools.tool_processes import DATABASE_URL, serving
 
 CONCURRENCY = 16
 WRITES = 160
-DATABASE_URL = os.environ.get("DATABASE_URL")
 Auth = Callable[..., dict[str, str]]
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the ``DATABASE_URL`` server, dropped afterwards; yields its SQLAlchemy URL."""
-    assert DATABASE_URL is not None
-    name = f"meshline_kit_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = DATABASE_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-SERVICES = {
-    "crm": ("meshline.tools.crm", "MESHLINE_CRM_"),
-    "commerce": ("meshline.tools.commerce", "MESHLINE_COMMERCE_"),
-}
-
-
-@contextmanager
-def tool_process(service: str, tmp_path: Path, public_key: str, database_url: str | None) -> Iterator[str]:
-    """A bundled tool service as its own process; its log must show no failure."""
-    module, prefix = SERVICES[service]
-    port = free_port()
-    env = {"MESHLINE_HOME": str(tmp_path / "home"), "MESHLINE_TOKEN_PUBLIC_KEY": public_key}
-    env |= {f"{prefix}PORT": str(port), f"{prefix}DEMO_CUSTOMERS": "5"}
-    # Writers of one process must never need SQLite's busy wait (it starved some into "database is
-    # locked" under load): with almost none left, any writer that still relied on it fails here.
-    env[f"{prefix}SQLITE_BUSY_TIMEOUT_MS"] = "1"
-    if database_url is not None:
-        env[f"{prefix}DATABASE_URL"] = database_url
-    spec = ProcessSpec(name=service, argv=[sys.executable, "-m", module], port=port, env=env)
-    supervisor = Supervisor(tmp_path / "logs")
-    supervisor.start(spec)
-    try:
-        supervisor.wait_ready(spec, timeout_s=120)
-        yield spec.url
-    finally:
-        supervisor.stop_all()
-        log = supervisor.log_tail(service, lines=400)
-        assert "database is locked" not in log and "Traceback" not in log, log[-3000:]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -84,14 +31,6 @@ def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres" and not DATABASE_URL:
         pytest.skip("set DATABASE_URL to a PostgreSQL server")
     return str(request.param)
-
-
-@contextmanager
-def serving(service: str, backend: str, tmp_path: Path, public_key: str) -> Iterator[str]:
-    """The service on ``backend``: its SQLite file, or a fresh Postgres database dropped afterwards."""
-    with ExitStack() as stack:
-        database_url = stack.enter_context(postgres_database()) if backend == "postgres" else None
-        yield stack.enter_context(tool_process(service, tmp_path, public_key, database_url))
 
 
 async def bounded(calls: list[Callable[[], Awaitable[httpx.Response]]]) -> list[httpx.Response]:
@@ -125,7 +64,7 @@ async def concurrent_crm_writes(http: httpx.AsyncClient, auth: Auth) -> None:
     """Distinct keys, one key many times at once, and one key with other arguments, all at concurrency 16."""
 
     def post(tool: str, args: dict[str, Any], key: str) -> Callable[[], Awaitable[httpx.Response]]:
-        return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key, audience=("crm",)))
+        return lambda: http.post(f"/v1/tools/{tool}", json=args, headers=auth(key=key))
 
     opened = await post("open_ticket", {"subject": "Load", "description": "first note"}, "open-1")()
     assert opened.status_code == 200, opened.text
@@ -146,7 +85,7 @@ async def concurrent_crm_writes(http: httpx.AsyncClient, auth: Auth) -> None:
     assert failures(responses) == []
     ids = {r.json()["id"] for r in responses if r.json().get("subject") == "Once"}
     assert len(ids) == 1
-    tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth(audience=("crm",)))).json()["tickets"]
+    tickets = (await http.post("/v1/tools/list_my_tickets", json={}, headers=auth())).json()["tickets"]
     assert [t["id"] for t in tickets if t["subject"] == "Once"] == list(ids)
 
     # The same key with other arguments at the same time: one runs, the rest are told it was used.
@@ -165,7 +104,7 @@ async def test_concurrent_refunds_never_exceed_the_order_total(
     """A check-then-act tool: each refund reads what was refunded before; racing ones must not all pass."""
     with serving("commerce", backend, tmp_path, token_keys[1]) as url:
         async with client(url) as http:
-            headers = auth(audience=("commerce-tools",))
+            headers = auth(audience="commerce-tools")
             orders = await http.post("/v1/tools/list_my_orders", json={"status": "delivered"}, headers=headers)
             order = orders.json()["orders"][0]
             remaining = order["total_cents"] - order["refunded_cents"]
@@ -175,7 +114,7 @@ async def test_concurrent_refunds_never_exceed_the_order_total(
             def refund(i: int) -> Callable[[], Awaitable[httpx.Response]]:
                 args = {"order_id": order["id"], "amount_cents": amount, "reason": f"race {i}"}
                 return lambda: http.post(
-                    "/v1/tools/issue_refund", json=args, headers=auth(key=f"refund-{i}", audience=("commerce-tools",))
+                    "/v1/tools/issue_refund", json=args, headers=auth(key=f"refund-{i}", audience="commerce-tools")
                 )
 
             responses = await bounded([refund(i) for i in range(CONCURRENCY)])
@@ -197,15 +136,13 @@ async def test_a_write_blocked_by_another_process_is_a_retryable_503(mesh_env: d
         other = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the file
         other.execute("BEGIN IMMEDIATE")
         try:
-            read = await http.post("/v1/tools/get_my_profile", json={}, headers=auth(audience=("crm",)))
+            read = await http.post("/v1/tools/get_my_profile", json={}, headers=auth())
             assert read.status_code == 200  # WAL: readers are not blocked by a writer
-            blocked = await http.post(
-                "/v1/tools/open_ticket", json=args, headers=auth(key="blocked", audience=("crm",))
-            )
+            blocked = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
             assert blocked.status_code == 503, blocked.text
             assert blocked.json()["code"] == "database_busy" and blocked.json()["retryable"] is True
         finally:
             other.execute("ROLLBACK")
             other.close()
-        retried = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked", audience=("crm",)))
+        retried = await http.post("/v1/tools/open_ticket", json=args, headers=auth(key="blocked"))
         assert retried.status_code == 200 and retried.json()["subject"] == "Blocked"

@@ -18,6 +18,7 @@ from meshline.mcp_client import McpToolClient
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
+from tests.tools.tool_tokens import tool_token
 
 Token = Callable[..., str]
 
@@ -36,8 +37,18 @@ async def mcp() -> AsyncIterator[McpToolClient]:
     await client.aclose()
 
 
+@pytest.fixture
+def issue_token(token_keys: tuple[str, str]) -> Token:
+    """Tokens for one audience, scope ``tools:call`` (the helper every tool test mints with)."""
+
+    def issue(audience: str = "commerce-tools", tenant: str = "dev", user: str = "dev") -> str:
+        return tool_token(token_keys[0], audience, tenant=tenant, user=user)
+
+    return issue
+
+
 def dev_token(issue_token: Token, user: str = "dev") -> str:
-    return issue_token(audience=["commerce-tools"], tenant="dev", user=user)
+    return issue_token(tenant="dev", user=user)
 
 
 async def native(url: str, tool: str, args: dict[str, Any], token: str, key: str | None = None) -> httpx.Response:
@@ -87,7 +98,7 @@ async def test_bad_token_is_refused_at_the_http_level(served: str, issue_token: 
         wrong = await http.post(
             f"{served}/mcp",
             json=body,
-            headers={**headers, "authorization": f"Bearer {issue_token(audience=['crm'], tenant='dev', user='dev')}"},
+            headers={**headers, "authorization": f"Bearer {issue_token('crm')}"},
         )
     assert forged.status_code == 401 and forged.headers["content-type"] == "application/problem+json"
     assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_audience"

@@ -6,10 +6,11 @@ from fastapi import FastAPI
 
 from meshline import __version__
 from meshline.tools.commerce.models import CommerceBase
-from meshline.tools.commerce.seed import seed_if_empty
+from meshline.tools.commerce.seed import KINDS, generate
 from meshline.tools.commerce.settings import CommerceSettings
 from meshline.tools.commerce.tools import TOOLS
-from meshline.tools.kit import Database, create_tool_app
+from meshline.tools.kit import create_tool_app
+from meshline.tools.kit.demo_store import DemoStore
 
 DESCRIPTION = (
     "The shop's catalog and the customer's orders: search products, list and look up orders, track shipments, "
@@ -19,9 +20,7 @@ DESCRIPTION = (
 
 def create_app(settings: CommerceSettings | None = None) -> FastAPI:
     settings = settings or CommerceSettings()
-
-    async def seed(database: Database) -> None:
-        await seed_if_empty(database, settings.seed, settings.demo_customers)
+    demo = DemoStore(settings, lambda tenant: generate(settings.seed, settings.demo_customers, tenant), KINDS)
 
     return create_tool_app(
         settings=settings,
@@ -29,5 +28,7 @@ def create_app(settings: CommerceSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version=__version__,
         metadata=[CommerceBase.metadata],
-        on_startup=seed,
+        on_startup=demo.seed_listed,
+        tenant_setup=demo.tenant_setup,
+        outdated_schema=demo.outdated_schema,
     )

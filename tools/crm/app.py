@@ -6,10 +6,11 @@ from fastapi import FastAPI
 
 from meshline import __version__
 from meshline.tools.crm.models import CRMBase
-from meshline.tools.crm.seed import seed_if_empty
+from meshline.tools.crm.seed import KINDS, generate
 from meshline.tools.crm.settings import CRMSettings
 from meshline.tools.crm.tools import TOOLS
-from meshline.tools.kit import Database, create_tool_app
+from meshline.tools.kit import create_tool_app
+from meshline.tools.kit.demo_store import DemoStore
 
 DESCRIPTION = (
     "The customer's account: profile and contact details, newsletter subscription, and support tickets "
@@ -19,15 +20,14 @@ DESCRIPTION = (
 
 def create_app(settings: CRMSettings | None = None) -> FastAPI:
     settings = settings or CRMSettings()
-
-    async def seed(database: Database) -> None:
-        await seed_if_empty(database, settings.seed, settings.demo_customers)
-
+    demo = DemoStore(settings, lambda tenant: generate(settings.seed, settings.demo_customers, tenant), KINDS)
     return create_tool_app(
         settings=settings,
         tools=TOOLS,
         description=DESCRIPTION,
         version=__version__,
         metadata=[CRMBase.metadata],
-        on_startup=seed,
+        on_startup=demo.seed_listed,
+        tenant_setup=demo.tenant_setup,
+        outdated_schema=demo.outdated_schema,
     )

@@ -2,12 +2,32 @@
 
 A tool is ``async def name(args: InModel, ctx: ToolContext) -> OutModel`` decorated with
 :func:`tool`; :func:`create_tool_app` serves a list of them with a manifest, service-token
-auth, problem+json errors and durable idempotency for side-effecting tools.
+auth (scope ``tools:call``, audience = the service's registry name), problem+json errors and
+durable idempotency for side-effecting tools, over HTTP and MCP.
+
+Tenancy, for anyone writing a tool service: the service token's ``tenant`` claim is the business
+the call is for and its ``sub`` (``ctx.customer``) that tenant's end user. Partition all data by
+the tenant (customer ids repeat across tenants) and never trust a tenant or customer id in the
+arguments. Tables that inherit :class:`TenantOwned` or :class:`CustomerOwned` get this from the
+kit: the session a tool receives sees, and writes, only the caller's rows (see
+:mod:`meshline.tools.kit.tenancy`). Raw SQL and Core statements are the tool's own
+responsibility: filter them by ``ctx.tenant`` and ``ctx.customer``.
 """
 
 from meshline.tools.kit.app import create_tool_app
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.settings import ToolServiceSettings
+from meshline.tools.kit.tenancy import CustomerOwned, TenantOwned, TenantScope
 from meshline.tools.kit.tool import ToolContext, ToolDef, tool
 
-__all__ = ["Database", "ToolContext", "ToolDef", "ToolServiceSettings", "create_tool_app", "tool"]
+__all__ = [
+    "CustomerOwned",
+    "Database",
+    "TenantOwned",
+    "TenantScope",
+    "ToolContext",
+    "ToolDef",
+    "ToolServiceSettings",
+    "create_tool_app",
+    "tool",
+]

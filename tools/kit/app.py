@@ -1,9 +1,9 @@
 """``create_tool_app``: a FastAPI tool service from a list of tools.
 
 ``GET /v1/manifest`` describes every tool (JSON Schemas, ``side_effects``); ``POST
-/v1/tools/{name}`` validates the arguments, runs the tool for the customer named by the
-service token and returns its result. Side-effecting tools require ``Idempotency-Key``.
-The same tools are served over MCP at ``/mcp`` (see :mod:`mcp_server`).
+/v1/tools/{name}`` (scope ``tools:call``) validates the arguments, runs the tool for the tenant
+and customer named by the service token and returns its result. Side-effecting tools require
+``Idempotency-Key``. The same tools are served over MCP at ``/mcp`` (see :mod:`mcp_server`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from meshline.errors import NotFound
 from meshline.service import Identity, require_identity
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.scopes import TOOLS_CALL
-from meshline.tools.kit.calls import run_tool
+from meshline.tools.kit.calls import TenantSetup, ToolRuntime, run_tool
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.idempotency import KitBase
 from meshline.tools.kit.mcp_server import MCP_PATH, mcp_endpoint
+from meshline.tools.kit.schema_check import OutdatedSchemaPolicy
 from meshline.tools.kit.settings import ToolServiceSettings
+from meshline.tools.kit.tenancy import TenantScope
 from meshline.tools.kit.tool import ToolDef
 
 Startup = Callable[[Database], Awaitable[None]]
@@ -53,13 +55,12 @@ def tool_router(tools: Sequence[ToolDef]) -> APIRouter:
         arguments: Annotated[Any, Body()] = None,
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        """Run one tool for the token's customer; JSON arguments in, JSON result out."""
+        """Run one tool for the token's tenant and customer; JSON arguments in, JSON result out."""
         tool = by_name.get(name)
         if tool is None:
             raise NotFound(f"no tool named {name!r} here", code="unknown_tool")
-        return await run_tool(
-            request.app.state.database, tool, arguments, tenant=caller.tenant, customer=caller.user, key=idempotency_key
-        )
+        scope = TenantScope(tenant=caller.tenant, customer=caller.user)
+        return await run_tool(request.app.state.runtime, tool, arguments, scope=scope, key=idempotency_key)
 
     return router
 
@@ -72,9 +73,16 @@ def create_tool_app(
     version: str = "0.1.0",
     metadata: Sequence[Any] = (),
     on_startup: Startup | None = None,
+    tenant_setup: TenantSetup | None = None,
+    outdated_schema: OutdatedSchemaPolicy = "error",
     database: Database | None = None,
 ) -> FastAPI:
-    """A tool service: ``metadata`` (SQLAlchemy MetaData) is created at startup, then ``on_startup`` runs."""
+    """A tool service: ``metadata`` (SQLAlchemy MetaData) is created at startup, then ``on_startup`` runs.
+
+    Tables whose stored shape is older than their models stop the startup (``outdated_schema=
+    "error"``) or, for data the service re-seeds, are recreated (``"recreate"``). ``tenant_setup``
+    runs before the first call of each tenant (see :class:`ToolRuntime`).
+    """
     names = [t.name for t in tools]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate tool names in {names}")
@@ -84,10 +92,11 @@ def create_tool_app(
         db = database or Database(
             settings.resolved_database_url(), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
-        await db.create_all(KitBase.metadata, *metadata)
+        await db.create_all(KitBase.metadata, *metadata, outdated=outdated_schema)
         if on_startup is not None:
             await on_startup(db)
         app.state.database = db
+        app.state.runtime = ToolRuntime(db, tenant_setup)
         add_readiness_check(app, "database", db.ping)
         try:
             async with mcp.running():
@@ -105,6 +114,6 @@ def create_tool_app(
     )
     app.state.manifest = build_manifest(settings.name, description, version, tools)
     app.state.tools = {t.name: t for t in tools}
-    mcp = mcp_endpoint(settings.name, version, description, tools, lambda: app.state.database)
+    mcp = mcp_endpoint(settings.name, version, description, tools, lambda: app.state.runtime)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     return app

@@ -3,9 +3,9 @@
 Same contract as ``POST /v1/tools/{name}``, spoken as MCP:
 - Listing (``tools/list``) is open, like ``GET /v1/manifest``; side-effecting tools are
   annotated ``readOnlyHint: false`` and read tools ``readOnlyHint: true``.
-- A call (``tools/call``) needs the service token in ``Authorization: Bearer``; the customer is
-  the token's subject, exactly as for the native contract. A bad token is refused at the HTTP
-  level (401/403 problem+json); a call without one is a tool error.
+- A call (``tools/call``) needs the service token (scope ``tools:call``) in ``Authorization:
+  Bearer``; the tenant and customer are the token's, exactly as for the native contract. A bad
+  token is refused at the HTTP level (401/403 problem+json); a call without one is a tool error.
 - A side-effecting call needs an idempotency key: the ``Idempotency-Key`` header of the HTTP
   request that carries it, or ``_meta["dev.meshline/idempotency-key"]`` in the call's params
   (for clients that cannot set headers). A repeated key returns the stored first result.
@@ -36,8 +36,8 @@ from meshline.service.auth import Identity, require_identity
 from meshline.service.context import RequestContext, bind_context, current_context
 from meshline.service.problems import problem_for, problem_response
 from meshline.service.scopes import TOOLS_CALL
-from meshline.tools.kit.calls import run_tool
-from meshline.tools.kit.database import Database
+from meshline.tools.kit.calls import ToolRuntime, run_tool
+from meshline.tools.kit.tenancy import TenantScope
 from meshline.tools.kit.tool import ToolDef
 
 MCP_PATH = "/mcp"
@@ -71,9 +71,9 @@ def _idempotency_key(request: Request | None, meta: Any) -> str | None:
 
 
 def build_mcp_server(
-    name: str, version: str, description: str, tools: Sequence[ToolDef], database: Callable[[], Database]
+    name: str, version: str, description: str, tools: Sequence[ToolDef], runtime: Callable[[], ToolRuntime]
 ) -> Server[Any]:
-    """A low-level MCP server over ``tools``; ``database`` returns the service's database once it started."""
+    """A low-level MCP server over ``tools``; ``runtime`` returns the service's runtime once it started."""
     by_name = {t.name: t for t in tools}
     listed = types.ListToolsResult(tools=[mcp_tool(t) for t in tools])
 
@@ -94,11 +94,10 @@ def build_mcp_server(
             if tool is None:
                 raise NotFound(f"no tool named {params.name!r} here", code="unknown_tool")
             body = await run_tool(
-                database(),
+                runtime(),
                 tool,
                 params.arguments,
-                tenant=identity.tenant,
-                customer=identity.user,
+                scope=TenantScope(tenant=identity.tenant, customer=identity.user),
                 key=_idempotency_key(request, ctx.meta),
             )
         except MeshlineError as exc:
@@ -161,7 +160,7 @@ class McpEndpoint:
 
 
 def mcp_endpoint(
-    name: str, version: str, description: str, tools: Sequence[ToolDef], database: Callable[[], Database]
+    name: str, version: str, description: str, tools: Sequence[ToolDef], runtime: Callable[[], ToolRuntime]
 ) -> McpEndpoint:
     """The MCP endpoint of a kit service, to mount at :data:`MCP_PATH`."""
-    return McpEndpoint(build_mcp_server(name, version, description, tools, database))
+    return McpEndpoint(build_mcp_server(name, version, description, tools, runtime))

@@ -17,9 +17,19 @@ from meshline.contracts.manifest import NAME_PATTERN, ToolSpec
 class ToolContext:
     """Who the call is for, from the verified service token (never from arguments), and a session.
 
-    The session belongs to the kit: it commits once the tool returns (together with the
-    idempotency record, so a side effect and its stored result are one transaction) and rolls
-    back when the tool raises. Tools may flush, never commit.
+    ``tenant`` is the token's ``tenant`` claim (the business whose service this is: one shop, one
+    support desk) and ``customer`` its ``sub`` (that tenant's end user). Partition every piece of
+    data by both: customer ids repeat across tenants, so ``dev`` of one tenant and ``dev`` of
+    another are two different people. Never take a tenant or customer from the arguments (the
+    model writes those, and a prompt can steer it): a tool answers for ``ctx`` only, and another
+    tenant's or customer's object is "not found".
+
+    The session belongs to the kit and is scoped to this tenant and customer: ORM queries on
+    :class:`~meshline.tools.kit.tenancy.TenantOwned` / ``CustomerOwned`` tables see only their rows
+    and new rows are stamped with them, whatever the tool's own filters (raw SQL and Core
+    statements are not covered: filter those yourself). It commits once the tool returns
+    (together with the idempotency record, so a side effect and its stored result are one
+    transaction) and rolls back when the tool raises. Tools may flush, never commit.
     """
 
     tenant: str
