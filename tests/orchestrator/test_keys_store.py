@@ -13,15 +13,18 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from meshline.errors import ServiceUnavailable
+from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_cache import ConfirmedKeys
 from meshline.orchestrator.key_db import create_schema, open_engine
 from meshline.orchestrator.key_store import ApiKeyStore
 from meshline.orchestrator.keys import ApiKeyRecord
+from meshline.orchestrator.settings import OrchestratorSettings
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 
@@ -149,3 +152,34 @@ async def test_database_outage_serves_recently_confirmed_keys_only(redis: Redis)
         assert await store.lookup("not-a-key") is None  # garbage never needs the database
     finally:
         await store.aclose()
+
+
+@pytest.mark.skipif(not DATABASE_URL, reason="set DATABASE_URL to a PostgreSQL database")
+async def test_over_http_an_outage_is_a_503_problem_never_a_500(mesh_env: dict[str, str], redis: Redis) -> None:
+    real = make_url(str(DATABASE_URL))
+    relay = Relay(real.host or "127.0.0.1", real.port or 5432)
+    port = await relay.start()
+    url = real.set(drivername="postgresql+psycopg", host="127.0.0.1", port=port).render_as_string(False)
+    app = create_app(OrchestratorSettings())
+    async with app.router.lifespan_context(app):
+        await app.state.api_keys.aclose()
+        app.state.api_keys = store = await open_store(url, redis, ConfirmedKeys(fresh_s=0))
+        try:
+            seen, _ = await store.create(tenant="acme", scopes=["chat"])
+            unseen, _ = await store.create(tenant="acme", scopes=["chat"])
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://o") as http:
+
+                async def read(key: str) -> httpx.Response:
+                    return await http.get("/v1/threads/t", headers={"authorization": f"Bearer {key}"})
+
+                assert (await read(seen)).status_code == 404
+                await relay.cut()
+                assert (await read(seen)).status_code == 404  # accepted: the thread is simply not there
+                down = await read(unseen)
+                assert down.status_code == 503 and down.json()["code"] == "state_unavailable"
+                assert down.headers["content-type"].startswith("application/problem+json")
+                assert (await read("ml_" + "x" * 43)).status_code == 503  # cannot be told from a real key now
+                assert (await read("garbage")).status_code == 401  # can never be a key
+        finally:
+            await store.aclose()
