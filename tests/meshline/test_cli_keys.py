@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from meshline.cli.keys_cmd import parse_duration
 from meshline.cli.main import build_app
+from meshline.cli.up_cmd import register_agents_and_mint_key
 from meshline.sdk import Client
 from tests.meshline.keys_orchestrator import ADMIN, serve_orchestrator
 
@@ -69,3 +71,16 @@ def test_refusals_are_one_line_errors(url: str, home: Path) -> None:
 
 def test_durations() -> None:
     assert [parse_duration(t) for t in ("90", "90s", "15m", "12h", "30d")] == [90, 90, 900, 43_200, 2_592_000]
+
+
+def test_meshline_up_revokes_the_dev_keys_of_earlier_runs(url: str) -> None:
+    first = register_agents_and_mint_key(url, ADMIN, [])
+    second = register_agents_and_mint_key(url, ADMIN, [])
+    with Client(url, ADMIN) as admin:
+        active = [k for k in admin.keys.list("dev") if k.name == "dev"]
+    assert len(active) == 1 and active[0].user == "dev"
+    assert status_of(url, first) == 401 and status_of(url, second) == 404
+
+
+def status_of(url: str, key: str) -> int:
+    return httpx.get(f"{url}/v1/threads/none", headers={"authorization": f"Bearer {key}"}, timeout=10).status_code

@@ -90,7 +90,7 @@ async def test_readiness_and_metrics(client: httpx.AsyncClient) -> None:
         if ready.status_code == 200:
             break
         await asyncio.sleep(0.25)
-    assert ready.json()["checks"] == {"checkpoints": "ok", "redis": "ok", "router": "ok"}
+    assert ready.json()["checks"] == {"api_keys": "ok", "checkpoints": "ok", "redis": "ok", "router": "ok"}
     await client.get("/v1/services")
     metrics = (await client.get("/metrics")).text
     assert (
