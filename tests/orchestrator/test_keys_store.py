@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -22,9 +22,11 @@ from meshline.errors import ServiceUnavailable
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_cache import ConfirmedKeys
 from meshline.orchestrator.key_db import create_schema, open_engine
-from meshline.orchestrator.key_store import ApiKeyStore
+from meshline.orchestrator.key_store import REVOKED_CHANNEL, ApiKeyStore
 from meshline.orchestrator.keys import ApiKeyRecord
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.resilience.last_known import REDIS_DOWN
+from meshline.testing.redis_process import free_port, start_redis
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 
@@ -183,3 +185,47 @@ async def test_over_http_an_outage_is_a_503_problem_never_a_500(mesh_env: dict[s
                 assert (await read("garbage")).status_code == 401  # can never be a key
         finally:
             await store.aclose()
+
+
+async def test_invalidations_resume_after_redis_comes_back(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_redis(port)
+    client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=2, socket_connect_timeout=1)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.sqlite'}"
+    a = await open_store(url, client, ConfirmedKeys(fresh_s=60))
+    b = await open_store(url, client, ConfirmedKeys(fresh_s=60))
+    try:
+        key, rec = await a.create(tenant="acme", scopes=["chat"])
+        assert await b.lookup(key) == rec
+        server.kill()
+        server.wait(timeout=10)
+        await asyncio.sleep(1.5)  # the listeners notice and retry
+        server = start_redis(port)
+        await wait_for(lambda: subscribers(client), 2, "both listeners subscribe again")
+        assert await b.lookup(key) == rec  # confirmed again (resubscribing asked for it), fresh for a minute
+        await a.revoke(rec.id)  # so only the invalidation message can make B drop it now
+        await wait_for(lambda: none(b.lookup(key)), True, "replica B drops the key revoked on A")
+    finally:
+        await a.aclose()
+        await b.aclose()
+        await client.aclose()
+        server.kill()
+        server.wait(timeout=10)
+
+
+async def subscribers(client: Redis) -> int:
+    with contextlib.suppress(*REDIS_DOWN):
+        [(_, count)] = await client.pubsub_numsub(REVOKED_CHANNEL)
+        return int(count)
+    return 0
+
+
+async def none(lookup: Awaitable[ApiKeyRecord | None]) -> bool:
+    return await lookup is None
+
+
+async def wait_for(probe: Callable[[], Awaitable[object]], expected: object, what: str, timeout_s: float = 5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await probe() != expected:
+        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
+        await asyncio.sleep(0.05)
