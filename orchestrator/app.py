@@ -16,7 +16,7 @@ from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
 from meshline.orchestrator.graph import GraphDeps, build_graph
-from meshline.orchestrator.keys import ApiKeyStore
+from meshline.orchestrator.key_store import open_api_keys
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.route_index import RouteIndex
@@ -80,7 +80,8 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             )
             add_readiness_check(app, "router", router.embedder.ready)
             app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
-            app.state.api_keys = ApiKeyStore(redis)
+            app.state.api_keys = api_keys = await open_api_keys(settings, redis)
+            add_readiness_check(app, "api_keys", api_keys.ping)
             app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
             add_readiness_check(app, "redis", redis.ping)
             stop = asyncio.Event()
@@ -92,6 +93,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(health), timeout=5)
                 await background.drain()
+                await api_keys.aclose()
                 await router.embedder.close()
                 await registry.aclose()
                 await client.aclose()

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from meshline.contracts.api_keys import ADMIN, SCOPES
 from meshline.errors import Forbidden, Unauthorized
-from meshline.orchestrator.keys import SCOPES, ApiKeyStore, is_admin_key
+from meshline.orchestrator.key_store import ApiKeyStore
+from meshline.orchestrator.keys import is_admin_key
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.service.context import current_context
+
+BOOTSTRAP_KEY_ID = "admin"
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,11 @@ class Principal:
     user: str | None
     scopes: frozenset[str]
     key_id: str
+
+    @property
+    def platform_admin(self) -> bool:
+        # `admin` only survives authentication on keys of the platform tenant (see authenticate).
+        return ADMIN in self.scopes
 
 
 def _api_key(request: Request) -> str:
@@ -31,25 +40,40 @@ def _api_key(request: Request) -> str:
     raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
 
 
-def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """FastAPI dependency resolving the caller's API key and checking one scope."""
+async def authenticate(request: Request) -> Principal:
+    """The caller's principal from its API key (401 when the key is missing, unknown, revoked or expired)."""
+    key = _api_key(request)
+    settings: OrchestratorSettings = request.app.state.settings
+    admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    if is_admin_key(key, admin):
+        principal = Principal(settings.admin_tenant, None, SCOPES, BOOTSTRAP_KEY_ID)
+    else:
+        store: ApiKeyStore = request.app.state.api_keys
+        record = await store.lookup(key)
+        if record is None:
+            raise Unauthorized("unknown, revoked or expired API key", code="invalid_api_key")
+        scopes = frozenset(record.scopes)
+        if record.tenant != settings.admin_tenant:
+            scopes -= {ADMIN}  # never minted so (see api/keys.py); a record that says otherwise grants nothing
+        principal = Principal(record.tenant, record.user, scopes, record.id)
+    ctx = current_context()
+    ctx.tenant, ctx.user = principal.tenant, principal.user
+    return principal
+
+
+def require_any_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency: the caller's principal, which must hold at least one of ``scopes``."""
 
     async def dependency(request: Request) -> Principal:
-        key = _api_key(request)
-        settings: OrchestratorSettings = request.app.state.settings
-        admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-        if is_admin_key(key, admin):
-            principal = Principal(settings.admin_tenant, None, SCOPES, "admin")
-        else:
-            store: ApiKeyStore = request.app.state.api_keys
-            record = await store.lookup(key)
-            if record is None:
-                raise Unauthorized("unknown API key", code="invalid_api_key")
-            principal = Principal(record.tenant, record.user, frozenset(record.scopes), record.id)
-        if scope not in principal.scopes:
-            raise Forbidden(f"this key lacks the {scope!r} scope", code="missing_scope")
-        ctx = current_context()
-        ctx.tenant, ctx.user = principal.tenant, principal.user
+        principal = await authenticate(request)
+        if principal.scopes.isdisjoint(scopes):
+            wanted = " or ".join(repr(s) for s in scopes)
+            raise Forbidden(f"this key lacks the {wanted} scope", code="missing_scope")
         return principal
 
     return dependency
+
+
+def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency resolving the caller's API key and checking one scope."""
+    return require_any_scope(scope)

@@ -1,4 +1,8 @@
-"""API keys: minted per tenant with scopes, stored hashed in Redis, looked up per request."""
+"""API keys: what a key record holds, how a secret is minted and hashed, the bootstrap key.
+
+Records live in the orchestrator's database (:mod:`meshline.orchestrator.key_store`); only the
+secret's sha256 is stored.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +10,66 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from redis.asyncio import Redis
 
-from meshline.resilience.last_known import LastKnown
+from meshline.contracts.api_keys import ApiKeyInfo, KeyState
 
 KEY_PREFIX = "ml_"
-SCOPES = frozenset({"chat", "ingest", "act_as_user", "admin"})
-_REDIS_KEY = "meshline:apikeys:{digest}"
+# Minted keys are 46 characters; anything far longer is not one of ours and never reaches the database.
+MAX_KEY_CHARS = 128
 
 
 class ApiKeyRecord(BaseModel):
+    """One key as stored (times are Unix seconds)."""
+
     id: str
     tenant: str
     user: str | None = None
     scopes: list[str]
     name: str = ""
     created_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    created_by: str | None = None
+
+    def state(self, now: float) -> KeyState:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def info(self, now: float) -> ApiKeyInfo:
+        """As listed: times in UTC, the state at ``now``."""
+        times = {name: _utc(getattr(self, name)) for name in _TIMES if getattr(self, name) is not None}
+        return ApiKeyInfo(**self.model_dump(exclude=set(_TIMES)), **times, state=self.state(now))
 
 
-def _digest(key: str) -> str:
+_TIMES = ("created_at", "expires_at", "revoked_at")
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_key_id() -> str:
+    return secrets.token_hex(8)
+
+
+def digest(key: str) -> str:
     # Keys are 256-bit random tokens, so a fast hash is enough; nothing to brute-force.
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class ApiKeyStore:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        # Keys seen while Redis answered keep working through a Redis outage (chat goes on).
-        self._known: LastKnown[ApiKeyRecord | None] = LastKnown("API keys")
-
-    async def create(
-        self, *, tenant: str, scopes: list[str], user: str | None = None, name: str = ""
-    ) -> tuple[str, ApiKeyRecord]:
-        """Mint a key; the plaintext is returned once and never stored."""
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        record = ApiKeyRecord(id=secrets.token_hex(8), tenant=tenant, user=user, scopes=sorted(set(scopes)), name=name)
-        await self.redis.set(_REDIS_KEY.format(digest=_digest(key)), record.model_dump_json())
-        return key, record
-
-    async def lookup(self, key: str) -> ApiKeyRecord | None:
-        digest = _digest(key)
-
-        async def fetch() -> ApiKeyRecord | None:
-            raw = await self.redis.get(_REDIS_KEY.format(digest=digest))
-            return None if raw is None else ApiKeyRecord.model_validate_json(raw)
-
-        return await self._known.read(digest, fetch)
+def could_be_minted(key: str) -> bool:
+    """False for what can never be a key we minted, so garbage costs no database round trip."""
+    return key.startswith(KEY_PREFIX) and len(key) <= MAX_KEY_CHARS
 
 
 def is_admin_key(candidate: str, admin_key: str | None) -> bool:

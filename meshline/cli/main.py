@@ -7,6 +7,7 @@ import typer
 from meshline.cli.chat_cmd import chat
 from meshline.cli.ingest_cmd import ingest
 from meshline.cli.keygen_cmd import keygen
+from meshline.cli.keys_cmd import keys_app
 from meshline.cli.models_cmd import register_models_commands
 from meshline.cli.routes_cmd import routes_app
 from meshline.cli.services_cmd import deregister, register, services
@@ -34,6 +35,7 @@ def build_app() -> typer.Typer:
     app.command()(deregister)
     register_models_commands(app)
     app.add_typer(routes_app, name="routes")
+    app.add_typer(keys_app, name="keys")
     return app
 
 

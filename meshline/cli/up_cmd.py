@@ -41,7 +41,13 @@ def register_agents_and_mint_key(orchestrator: str, admin_key: str, agents: list
         )
         if response.status_code >= 400:
             raise RuntimeError(f"minting the dev key failed: {response.text}")
-        return str(response.json()["key"])
+        created = response.json()
+        # Keys are durable now: revoke the dev keys of earlier runs rather than pile them up.
+        listed = client.get("/v1/keys", params={"tenant": "dev"})
+        for old in listed.json().get("keys", []) if listed.status_code == 200 else []:
+            if old["name"] == "dev" and old["id"] != created["id"]:
+                client.delete(f"/v1/keys/{old['id']}")
+        return str(created["key"])
 
 
 def up(

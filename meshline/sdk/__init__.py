@@ -28,11 +28,12 @@ from meshline.sdk.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from meshline.sdk.models import ApiKey, Readiness, ServiceInfo, ServiceInstance
+from meshline.sdk.models import ApiKey, ApiKeyInfo, Readiness, ServiceInfo, ServiceInstance
 
 __all__ = [
     "APIConnectionError",
     "ApiKey",
+    "ApiKeyInfo",
     "AsyncClient",
     "AuthenticationError",
     "ChatResponse",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from meshline import __version__
 from meshline.contracts.chat import ChatRequest, StreamEvent
@@ -21,6 +21,7 @@ CONNECT_TIMEOUT_S = 5.0
 DEADLINE_GRACE_S = 10.0
 EVENT_TYPES = frozenset({"route", "delta", "tool", "done", "error"})
 STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+M = TypeVar("M", bound=BaseModel)
 
 
 def default_headers(api_key: str | None) -> dict[str, str]:
@@ -49,10 +50,16 @@ def chat_body(
     stream: bool,
 ) -> dict[str, Any]:
     """A validated ``ChatRequest`` body; invalid arguments fail here, before any request is made."""
+    request = validated(
+        ChatRequest, message=message, thread_id=thread_id, agent=agent, user=user, timeout_s=timeout_s, stream=stream
+    )
+    return request.model_dump(mode="json", exclude_none=True)
+
+
+def validated(model: type[M], **fields: Any) -> M:
+    """``model(**fields)``, or the InvalidRequestError (422) the server would answer, without asking it."""
     try:
-        request = ChatRequest(
-            message=message, thread_id=thread_id, agent=agent, user=user, timeout_s=timeout_s, stream=stream
-        )
+        return model(**fields)
     except ValidationError as exc:
         problem = ProblemDetails(
             title="Invalid request",
@@ -62,7 +69,6 @@ def chat_body(
             errors=list(exc.errors(include_url=False, include_context=False)),
         )
         raise InvalidRequestError(problem) from exc
-    return request.model_dump(mode="json", exclude_none=True)
 
 
 def stream_headers() -> dict[str, str]:

@@ -13,7 +13,8 @@ from meshline.contracts.chat import ChatResponse, DoneEvent, ErrorEvent, StreamE
 from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response
-from meshline.sdk.models import ApiKey, Readiness, ServiceInfo
+from meshline.sdk.keys import AsyncKeys
+from meshline.sdk.models import Readiness, ServiceInfo
 from meshline.sse import aiter_sse
 
 
@@ -176,20 +177,3 @@ class AsyncServices:
     async def remove(self, name: str) -> None:
         """Unregister every instance of ``name``."""
         await self._client._request("DELETE", f"/v1/services/{quote(name, safe='')}")
-
-
-class AsyncKeys:
-    """``client.keys``: mint API keys (admin scope)."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    async def create(self, tenant: str, scopes: list[str], user: str | None = None, name: str | None = None) -> ApiKey:
-        """A new key for ``tenant`` with ``scopes`` (``chat``, ``ingest``, ``admin``)."""
-        body: dict[str, Any] = {"tenant": tenant, "scopes": list(scopes)}
-        if user is not None:
-            body["user"] = user
-        if name is not None:
-            body["name"] = name
-        response = await self._client._request("POST", "/v1/keys", json=body)
-        return ApiKey.model_validate_json(response.content)

@@ -13,8 +13,9 @@ from meshline.contracts.chat import ChatResponse, DoneEvent, ErrorEvent, StreamE
 from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response
+from meshline.sdk.keys import Keys
 from meshline.sdk.knowledge import Jobs, Knowledge
-from meshline.sdk.models import ApiKey, Readiness, ServiceInfo
+from meshline.sdk.models import Readiness, ServiceInfo
 from meshline.sse import iter_sse
 
 
@@ -177,20 +178,3 @@ class Services:
     def remove(self, name: str) -> None:
         """Unregister every instance of ``name``."""
         self._client._request("DELETE", f"/v1/services/{quote(name, safe='')}")
-
-
-class Keys:
-    """``client.keys``: mint API keys (admin scope)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def create(self, tenant: str, scopes: list[str], user: str | None = None, name: str | None = None) -> ApiKey:
-        """A new key for ``tenant`` with ``scopes`` (``chat``, ``ingest``, ``admin``)."""
-        body: dict[str, Any] = {"tenant": tenant, "scopes": list(scopes)}
-        if user is not None:
-            body["user"] = user
-        if name is not None:
-            body["name"] = name
-        response = self._client._request("POST", "/v1/keys", json=body)
-        return ApiKey.model_validate_json(response.content)

@@ -6,6 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshline.contracts.api_keys import ApiKey, ApiKeyInfo
+
+__all__ = ["ApiKey", "ApiKeyInfo", "Readiness", "ServiceInfo", "ServiceInstance"]
+
 
 class ServiceInstance(BaseModel):
     """One replica of a registered service and what its last health probe found."""
@@ -37,19 +41,6 @@ class ServiceInfo(BaseModel):
     @property
     def healthy_count(self) -> int:
         return sum(1 for i in self.instances if i.healthy)
-
-
-class ApiKey(BaseModel):
-    """A freshly minted API key; ``key`` is shown once and never stored in plaintext."""
-
-    model_config = ConfigDict(extra="allow")
-
-    key: str
-    id: str
-    tenant: str
-    user: str | None = None
-    scopes: list[str] = Field(default_factory=list)
-    name: str = ""
 
 
 class Readiness(BaseModel):

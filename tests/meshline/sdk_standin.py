@@ -137,7 +137,8 @@ def create_standin() -> FastAPI:
 
     @app.post("/v1/keys", status_code=201)
     async def create_key(body: KeyRequest) -> dict[str, Any]:
-        return {"key": "ml_new", "id": "k1", "tenant": body.tenant, "user": body.user, "scopes": body.scopes}
+        created = {"key": "ml_new", "id": "k1", "tenant": body.tenant, "user": body.user, "scopes": body.scopes}
+        return created | {"created_at": "2026-01-01T00:00:00Z"}
 
     return app
 

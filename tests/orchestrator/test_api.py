@@ -31,15 +31,17 @@ def admin() -> dict[str, str]:
     return {"authorization": f"Bearer {ADMIN}"}
 
 
-async def test_admin_mints_keys_that_are_stored_hashed(client: httpx.AsyncClient, redis_url: str) -> None:
+def key_store_bytes(home: Path) -> bytes:
+    """The key store's SQLite file (see key_db.py) with its write-ahead log."""
+    return b"".join(p.read_bytes() for p in home.glob("keys.sqlite*"))
+
+
+async def test_admin_mints_keys_that_are_stored_hashed(client: httpx.AsyncClient, mesh_env: dict[str, str]) -> None:
     created = await client.post("/v1/keys", json={"tenant": "acme", "scopes": ["chat"]}, headers=admin())
     assert created.status_code == 201
     key = created.json()["key"]
     assert key.startswith("ml_")
-    import redis
-
-    raw = redis.Redis.from_url(redis_url)
-    stored = b"".join(raw.get(k) or b"" for k in raw.keys("meshline:apikeys:*"))
+    stored = key_store_bytes(Path(mesh_env["MESHLINE_HOME"]))
     assert key.encode() not in stored and b"acme" in stored
     # The new key works for chat-scoped endpoints but not for admin ones.
     tenant = {"authorization": f"Bearer {key}"}
@@ -88,7 +90,7 @@ async def test_readiness_and_metrics(client: httpx.AsyncClient) -> None:
         if ready.status_code == 200:
             break
         await asyncio.sleep(0.25)
-    assert ready.json()["checks"] == {"checkpoints": "ok", "redis": "ok", "router": "ok"}
+    assert ready.json()["checks"] == {"api_keys": "ok", "checkpoints": "ok", "redis": "ok", "router": "ok"}
     await client.get("/v1/services")
     metrics = (await client.get("/metrics")).text
     assert (
