@@ -69,9 +69,9 @@ class LocalSecrets:
     layer is given. All are made on the first start and reused after.
     """
 
-    redis_password: str
-    metrics_token: str
-    local_model_key: str
+    redis_password: str = field(repr=False)
+    metrics_token: str = field(repr=False)
+    local_model_key: str = field(repr=False)
 
     @classmethod
     def ensure(cls, home: Path) -> LocalSecrets:

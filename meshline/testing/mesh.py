@@ -25,7 +25,7 @@ from meshline.cli.local_mesh import (
     ensure_keys,
     service_specs,
 )
-from meshline.cli.private_files import private_dir
+from meshline.cli.private_files import private_dir, write_private
 from meshline.cli.supervisor import Supervisor
 from meshline.cli.up_cmd import register_agents_and_mint_key
 from meshline.testing.fake_openai import start_fake_openai
@@ -37,13 +37,13 @@ READY_TIMEOUT_S = 180.0
 @dataclass
 class TestMesh:
     url: str
-    api_key: str
-    admin_key: str
+    api_key: str = field(repr=False)  # a failing test prints the mesh: no secrets in its repr
+    admin_key: str = field(repr=False)
     home: Path
     fake_llm_url: str
     supervisor: Supervisor
     specs: dict[str, ProcessSpec]
-    secrets: LocalSecrets
+    secrets: LocalSecrets = field(repr=False)
     redis_port: int = 0
     redis_proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -101,8 +101,7 @@ def _config(path: Path, api_base: str, model: str, api_key: str = "fake") -> Pat
     lines = ["models:"]
     for alias in ("default", "fast"):
         lines += [f"  - alias: {alias}", f"    model: {model}", f"    api_base: {api_base}", f"    api_key: {api_key}"]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_private(path, "\n".join(lines) + "\n")
 
 
 def _replica(spec: ProcessSpec, number: int) -> ProcessSpec:
@@ -143,7 +142,7 @@ def run_test_mesh(
     fake_url = f"http://127.0.0.1:{llm_port}/v1"
     if config is not None:
         models = home / "meshline.yaml"
-        models.write_text(config.replace("{fake}", fake_url))
+        write_private(models, config.replace("{fake}", fake_url))
     elif local_model:
         local = f"http://127.0.0.1:{ports['local-model']}/v1"
         models = _config(home / "meshline.yaml", local, "openai/smollm2", f"os.environ/{LOCAL_MODEL_KEY_VAR}")
