@@ -98,6 +98,8 @@ def up(
         path = write_state(home, state)
         typer.echo(
             f"\nMeshline is up: {orchestrator.url}\n  API key: {api_key}\n  state:   {path}\n"
+            f"  docs:    {orchestrator.url}/docs\n"
+            f"  metrics: send 'Authorization: Bearer <{home / 'metrics_token'}>' to /metrics\n"
             f'  try:     meshline chat "hello"\nCtrl-C (or `meshline down`) stops everything.'
         )
         while not stop["requested"]:
