@@ -1,7 +1,8 @@
 """Shared fixtures: a private Redis, service-token keys, a fake OpenAI-compatible provider.
 
-Nothing here is mocked but the LLM provider: Redis is a real redis-server on a free port and
-the fake provider is a real HTTP server in its own process.
+Nothing here is mocked but the LLM provider: Redis is a real redis-server on a free port,
+behind a password like every Redis the mesh runs (its URL carries the credentials), and the
+fake provider is a real HTTP server in its own process.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from meshline.cli.private_files import new_secret
 from meshline.service import scopes
 from meshline.service.auth import ServiceTokenIssuer, generate_keypair
 from meshline.testing.fake_openai import start_fake_openai
 from meshline.testing.mesh import TestMesh, run_test_mesh
-from meshline.testing.redis_process import free_port, start_redis
+from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -27,9 +29,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
-    port = free_port()
-    proc = start_redis(port)
-    yield f"redis://127.0.0.1:{port}/0"
+    """``redis://:<password>@127.0.0.1:<port>/0`` of a session-wide redis-server with ``requirepass``."""
+    port, password = free_port(), new_secret()
+    proc = start_redis(port, password=password)
+    yield redis_url_for(port, password)
     proc.terminate()
     proc.wait(timeout=10)
 

@@ -3,6 +3,8 @@
 ``GET /v1/admin/models`` lists aliases with versions, weights, health (this replica's window
 and the last minute across replicas) and recent events; ``deploy``, ``promote`` and
 ``rollback`` change the registry in Redis, and every replica serves the change within a second.
+A deployed version's ``api_key`` names an environment variable of the LLM layer
+(``os.environ/NAME``); a literal key is refused, and no listing shows a key or its reference.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshline.agents.llm import ledger, versions
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.model_registry import ModelRegistryStore
+from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
 from meshline.errors import NotFound
 from meshline.service.auth import Identity, require_identity
@@ -25,13 +28,32 @@ Admin = Annotated[Identity, Depends(require_identity(ADMIN))]
 VERSION_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
+KEY_FIELD = Field(default=None, max_length=2000, description="os.environ/NAME: the LLM layer's variable NAME.")
+
+
+class DeploymentRequest(BaseModel):
+    """One deployment as an admin sends it; its ``api_key`` becomes a reference or a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=256)
+    api_base: str | None = Field(default=None, max_length=2000)
+    api_key: str | None = KEY_FIELD
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def spec(self, keys: ProviderKeys) -> DeploymentSpec:
+        return DeploymentSpec(
+            model=self.model, api_base=self.api_base, api_key=keys.admin_reference(self.api_key), params=self.params
+        )
+
+
 class DeployRequest(BaseModel):
     version: str = Field(pattern=VERSION_PATTERN)
     model: str | None = Field(default=None, min_length=1, max_length=256, description="Shorthand for one deployment.")
     api_base: str | None = Field(default=None, max_length=2000)
-    api_key: str | None = Field(default=None, max_length=2000)
+    api_key: str | None = KEY_FIELD
     params: dict[str, Any] = Field(default_factory=dict)
-    deployments: list[DeploymentSpec] | None = Field(default=None, min_length=1, max_length=32)
+    deployments: list[DeploymentRequest] | None = Field(default=None, min_length=1, max_length=32)
     system_prompt: str | None = Field(default=None, max_length=20_000)
     canary: int = Field(default=10, ge=0, le=100, description="Percent of traffic the new version gets.")
 
@@ -41,12 +63,13 @@ class DeployRequest(BaseModel):
             raise ValueError("give either `model` (one deployment) or `deployments`")
         return self
 
-    def model_version(self) -> ModelVersion:
-        deployments = self.deployments or (
-            [DeploymentSpec(model=self.model, api_base=self.api_base, api_key=self.api_key, params=self.params)]
+    def model_version(self, keys: ProviderKeys) -> ModelVersion:
+        requested = self.deployments or (
+            [DeploymentRequest(model=self.model, api_base=self.api_base, api_key=self.api_key, params=self.params)]
             if self.model
             else []
         )
+        deployments = [d.spec(keys) for d in requested]
         return ModelVersion(version=self.version, deployments=deployments, system_prompt=self.system_prompt)
 
 
@@ -119,7 +142,8 @@ async def list_versions(request: Request, _: Admin) -> dict[str, Any]:
 @router.post("/admin/models/{alias}/deploy")
 async def deploy_version(alias: str, body: DeployRequest, request: Request, identity: Admin) -> dict[str, Any]:
     """Add a version as the alias's canary with ``canary`` % of traffic."""
-    version = body.model_version()
+    gateway: ModelGateway = request.app.state.gateway
+    version = body.model_version(gateway.keys)
     registry, _ = await _store(request).change(
         lambda r: versions.deploy(r, alias, version, body.canary),
         who=_who(identity),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,6 +17,7 @@ from meshline.agents.llm.config import load_config
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.health import Cooldowns, HealthWindows, RollbackThresholds
 from meshline.agents.llm.model_registry import ModelRegistryStore
+from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.readiness import PROBE_TIMEOUT_S, probe_default_alias
 from meshline.agents.llm.routes import router
 from meshline.agents.llm.settings import LlmSettings
@@ -46,6 +48,7 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
         background = BackgroundTasks()
         gateway = ModelGateway(
             config=config,
+            keys=ProviderKeys(config, os.environ, settings.provider_key_vars),
             store=store,
             health=HealthWindows(
                 RollbackThresholds(

@@ -25,6 +25,7 @@ from meshline.agents.llm.config import LlmConfig
 from meshline.agents.llm.health import Cooldowns, HealthWindows
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.provider_errors import provider_error
+from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.telemetry import LlmMetrics
 from meshline.agents.llm.versions import ModelVersion, Registry, auto_rollback
 from meshline.errors import BadRequest, MeshlineError, ServiceUnavailable
@@ -53,13 +54,16 @@ class Outcome:
     observations: list[tuple[str, bool, float]] = field(default_factory=list)
 
 
-def build_router(registry: Registry, *, timeout_s: float, num_retries: int) -> Router:
+def build_router(registry: Registry, keys: ProviderKeys, *, timeout_s: float, num_retries: int) -> Router:
     model_list = [
-        {"model_name": f"{alias}@{version.version}", "litellm_params": d.litellm_params(alias, timeout_s)}
+        {
+            "model_name": f"{alias}@{version.version}",
+            "litellm_params": d.litellm_params(alias, timeout_s, keys.resolve(alias, version, i)),
+        }
         for alias, state in registry.aliases.items()
         for version in state.versions.values()
         if version.weight > 0 or version.version == state.stable
-        for d in version.deployments
+        for i, d in enumerate(version.deployments)
     ]
     router: Router = Router(model_list=model_list, num_retries=num_retries, timeout=timeout_s)
     return router
@@ -72,6 +76,7 @@ class ModelGateway:
         self,
         *,
         config: LlmConfig,
+        keys: ProviderKeys,
         store: ModelRegistryStore,
         health: HealthWindows,
         cooldowns: Cooldowns,
@@ -81,6 +86,7 @@ class ModelGateway:
         num_retries: int,
     ) -> None:
         self.config, self.store, self.health, self.cooldowns = config, store, health, cooldowns
+        self.keys = keys
         self.metrics, self.background = metrics, background
         self._timeout_s, self._num_retries = timeout_s, num_retries
         self.registry = Registry()
@@ -91,7 +97,7 @@ class ModelGateway:
     async def apply(self, registry: Registry) -> None:
         """Serve ``registry`` from now on: build its router off the event loop, then swap."""
         router = await asyncio.to_thread(
-            build_router, registry, timeout_s=self._timeout_s, num_retries=self._num_retries
+            build_router, registry, self.keys, timeout_s=self._timeout_s, num_retries=self._num_retries
         )
         if self.router is not None:
             self._retired.append(self.router)  # in-flight calls may still hold it; retired at close

@@ -13,12 +13,12 @@ from meshline.resilience.client import ServiceClient
 PROBE_TIMEOUT_S = 2.0
 
 
-async def _probe(client: ServiceClient, deployment: DeploymentSpec) -> bool:
+async def _probe(client: ServiceClient, deployment: DeploymentSpec, key: str | None) -> bool:
     if not deployment.api_base:
         return True  # a hosted provider (OpenAI, Anthropic...): nothing of ours to probe
     try:
         response = await client.request(
-            "GET", f"{deployment.api_base.rstrip('/')}/models", token=deployment.api_key, timeout_s=PROBE_TIMEOUT_S
+            "GET", f"{deployment.api_base.rstrip('/')}/models", token=key, timeout_s=PROBE_TIMEOUT_S
         )
     except Exception:  # an unreachable deployment is a probe answer
         return False
@@ -28,8 +28,10 @@ async def _probe(client: ServiceClient, deployment: DeploymentSpec) -> bool:
 async def probe_default_alias(client: ServiceClient, gateway: ModelGateway) -> None:
     """Pass when a deployment of the ``default`` alias's stable version answers ``GET {api_base}/models``."""
     state = gateway.registry.alias(DEFAULT_ALIAS)
-    deployments = state.versions[state.stable].deployments
-    results = await asyncio.gather(*(_probe(client, d) for d in deployments))
+    stable = state.versions[state.stable]
+    deployments = stable.deployments
+    keys = [gateway.keys.resolve(DEFAULT_ALIAS, stable, i) for i in range(len(deployments))]
+    results = await asyncio.gather(*(_probe(client, d, k) for d, k in zip(deployments, keys, strict=True)))
     if not any(results):
         bases = ", ".join(d.api_base or d.model for d in deployments)
         raise ServiceUnavailable(f"no deployment of the {DEFAULT_ALIAS!r} alias answers ({bases})")

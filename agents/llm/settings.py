@@ -27,6 +27,11 @@ class LlmSettings(ServiceSettings):
     api_key: SecretStr | None = Field(
         default=None, description="Key for the `model` override when the provider's own env var is not used."
     )
+    provider_key_vars: str = Field(
+        default=r"[A-Z][A-Z0-9_]*_API_KEY",
+        description="Regex (full match) of the environment variables an admin-deployed version may take its "
+        "api_key from (`os.environ/NAME`); literal keys are never accepted.",
+    )
     request_timeout_s: float = Field(default=60.0, gt=0, description="Per-call provider timeout.")
     num_retries: int = Field(default=1, ge=0, le=10, description="Router retries of a failed provider call.")
     cache_ttl_s: int = Field(default=3600, ge=1, description="How long a cached response is served.")

@@ -13,7 +13,7 @@ import hashlib
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from meshline.agents.llm.config import Deployment, LlmConfig
 from meshline.errors import Conflict, NotFound
@@ -21,20 +21,34 @@ from meshline.errors import Conflict, NotFound
 CONFIG_VERSION = "v1"
 Status = Literal["stable", "canary", "retired", "rolled_back"]
 BUCKETS = 10_000  # sticky assignment resolution: 0.01 % of traffic
+# What a deployment's api_key may be in the registry: a reference, never a key (provider_keys.py).
+ENV_KEY_PREFIX = "os.environ/"
+CONFIG_KEY = "config"
+KEY_REFERENCE = r"^(config|os\.environ/[A-Za-z_][A-Za-z0-9_]*)$"
 
 
 class DeploymentSpec(BaseModel):
-    """One provider deployment of a version (the key is stored, never listed)."""
+    """One provider deployment of a version; ``api_key`` is a reference to the key, never listed."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=256)
     api_base: str | None = Field(default=None, max_length=2000)
-    api_key: str | None = Field(default=None, max_length=2000)
+    api_key: str | None = Field(default=None, pattern=KEY_REFERENCE, description="os.environ/NAME or config.")
     params: dict[str, Any] = Field(default_factory=dict)
 
-    def litellm_params(self, alias: str, timeout_s: float) -> dict[str, Any]:
-        key = SecretStr(self.api_key) if self.api_key is not None else None
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _no_literal_key(cls, value: object) -> object:
+        # A registry written before keys became references held literals: drop them on read
+        # (the deployment then calls without a key) rather than refuse to load the registry.
+        if isinstance(value, str) and value != CONFIG_KEY and not value.startswith(ENV_KEY_PREFIX):
+            return None
+        return value
+
+    def litellm_params(self, alias: str, timeout_s: float, api_key: str | None) -> dict[str, Any]:
+        """The router's parameters, with ``api_key`` as resolved in this process."""
+        key = SecretStr(api_key) if api_key is not None else None
         deployment = Deployment(alias=alias, model=self.model, api_base=self.api_base, api_key=key, params=self.params)
         return deployment.litellm_params(timeout_s)
 
@@ -107,7 +121,7 @@ def config_versions(config: LlmConfig) -> dict[str, list[DeploymentSpec]]:
             DeploymentSpec(
                 model=d.model,
                 api_base=d.api_base,
-                api_key=d.api_key.get_secret_value() if d.api_key is not None else None,
+                api_key=CONFIG_KEY if d.api_key is not None else None,  # the key stays in the config's process
                 params=d.params,
             )
             for d in deployments

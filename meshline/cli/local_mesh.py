@@ -10,14 +10,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshline.cli.private_files import new_secret, private_dir, private_secret, write_private
 from meshline.service.auth import generate_keypair
 
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_MODEL_KEY_VAR = "MESHLINE_LOCAL_MODEL_API_KEY"
 AGENT_PROFILES = ("general", "commerce", "account")
 # Tool services: (registry name, module, port setting). Started and registered before the agents.
 TOOL_SERVICES = (
@@ -35,6 +36,7 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
     register: bool = False  # an agent or tool service to add to the registry
     port_var: str | None = None  # the setting that tells the process its port
+    ready_key: str | None = None  # bearer token the readiness probe must send
 
     @property
     def url(self) -> str:
@@ -46,22 +48,39 @@ def mesh_home() -> Path:
 
 
 def ensure_keys(home: Path) -> None:
-    keys = home / "keys"
+    keys = private_dir(home / "keys")
     if (keys / "service_token.pem").exists():
         return
-    keys.mkdir(parents=True, exist_ok=True)
     private, public = generate_keypair()
-    (keys / "service_token.pem").write_text(private)
-    (keys / "service_token.pem").chmod(0o600)
-    (keys / "service_token.pub.pem").write_text(public)
+    write_private(keys / "service_token.pem", private)
+    write_private(keys / "service_token.pub.pem", public)
 
 
 def ensure_admin_key(home: Path) -> str:
-    path = home / "admin_key"
-    if not path.exists():
-        path.write_text("mladmin_" + secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return private_secret(private_dir(home) / "admin_key", lambda: "mladmin_" + new_secret())
+
+
+@dataclass(frozen=True)
+class LocalSecrets:
+    """The secrets a local mesh's processes share, each kept in a 0600 file under the home.
+
+    ``redis_password`` is Redis's ``requirepass``; ``metrics_token`` opens every service's
+    ``/metrics``; ``local_model_key`` is the bundled model server's API key, which only the LLM
+    layer is given. All are made on the first start and reused after.
+    """
+
+    redis_password: str = field(repr=False)
+    metrics_token: str = field(repr=False)
+    local_model_key: str = field(repr=False)
+
+    @classmethod
+    def ensure(cls, home: Path) -> LocalSecrets:
+        home = private_dir(home)
+        return cls(
+            redis_password=private_secret(home / "redis_password", new_secret),
+            metrics_token=private_secret(home / "metrics_token", new_secret),
+            local_model_key=private_secret(home / "local_model_key", new_secret),
+        )
 
 
 def local_model_path() -> Path:
@@ -89,7 +108,12 @@ DEFAULT_PORTS = {
 }
 
 
-def local_model_spec(port: int) -> ProcessSpec:
+def local_model_spec(port: int, api_key: str) -> ProcessSpec:
+    """llama-cpp-python's server on 127.0.0.1, refusing any request without ``api_key``.
+
+    The key goes in the environment (llama_cpp.server's settings read ``API_KEY``), not the
+    command line, which any local user can read in the process list.
+    """
     if importlib.util.find_spec("llama_cpp") is None:
         raise RuntimeError("llama-cpp-python is not installed: install meshline[local]")
     argv = [
@@ -99,7 +123,7 @@ def local_model_spec(port: int) -> ProcessSpec:
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "4096", "--n_threads", "2",
     ]  # fmt: skip
-    return ProcessSpec("local-model", argv, port, ready_path="/v1/models")
+    return ProcessSpec("local-model", argv, port, ready_path="/v1/models", env={"API_KEY": api_key}, ready_key=api_key)
 
 
 def service_specs(
@@ -107,15 +131,23 @@ def service_specs(
     admin_key: str,
     home: Path,
     *,
+    secrets: LocalSecrets,
     use_local_model: bool,
+    docs: bool = False,
     ports: dict[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> list[ProcessSpec]:
-    """The processes of a local mesh, in start order; ``ports`` overrides DEFAULT_PORTS."""
+    """The processes of a local mesh, in start order; ``ports`` overrides DEFAULT_PORTS.
+
+    ``redis_url`` carries Redis's credentials; every service's ``/metrics`` wants
+    ``secrets.metrics_token``; ``docs`` serves ``/docs`` and ``/openapi.json``.
+    """
     port = {**DEFAULT_PORTS, **(ports or {})}
     common = {
         "MESHLINE_HOME": str(home),
         "MESHLINE_REDIS_URL": redis_url,
+        "MESHLINE_METRICS_TOKEN": secrets.metrics_token,
+        "MESHLINE_DOCS": "true" if docs else "false",
         "MESHLINE_LLM_URL": f"http://127.0.0.1:{port['llm']}",
         "MESHLINE_MEMORY_URL": f"http://127.0.0.1:{port['memory']}",
         "MESHLINE_ORCHESTRATOR_URL": f"http://127.0.0.1:{port['orchestrator']}",
@@ -136,7 +168,8 @@ def service_specs(
 
     specs = [
         spec("memory", "meshline.memory", "MESHLINE_MEMORY_PORT"),
-        spec("llm", "meshline.agents.llm", "MESHLINE_LLM_PORT"),
+        # The bundled model's key: meshline.yaml's local deployments read it from this variable.
+        spec("llm", "meshline.agents.llm", "MESHLINE_LLM_PORT", env={LOCAL_MODEL_KEY_VAR: secrets.local_model_key}),
     ]
     for name, module, port_var in TOOL_SERVICES:
         specs.append(spec(name, module, port_var, register=True))
@@ -161,14 +194,10 @@ def service_specs(
         )
     )
     if use_local_model:
-        specs.insert(0, local_model_spec(port["local-model"]))
+        specs.insert(0, local_model_spec(port["local-model"], secrets.local_model_key))
     return specs
 
 
 def write_state(home: Path, state: dict[str, object]) -> Path:
-    path = home / "mesh.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
+    """``mesh.json``: the running mesh's URLs, keys and pids (it holds secrets: 0600)."""
+    return write_private(home / "mesh.json", json.dumps(state, indent=2))

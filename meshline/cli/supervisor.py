@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.private_files import PRIVATE_UMASK, open_private_log, private_dir
 
 STOP_GRACE_S = 10.0
 
@@ -19,18 +20,19 @@ class Supervisor:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.procs: dict[str, tuple[ProcessSpec, subprocess.Popen[bytes]]] = {}
-        logs.mkdir(parents=True, exist_ok=True)
+        private_dir(logs)
 
     def start(self, spec: ProcessSpec) -> None:
-        log = (self.logs / f"{spec.name}.log").open("ab")
-        proc = subprocess.Popen(
-            spec.argv,
-            env={**os.environ, **spec.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
-        )
+        with open_private_log(self.logs / f"{spec.name}.log") as log:
+            proc = subprocess.Popen(
+                spec.argv,
+                env={**os.environ, **spec.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
+                umask=PRIVATE_UMASK,  # what the service creates (SQLite, Chroma...) is private from the start
+            )
         self.procs[spec.name] = (spec, proc)
 
     def log_tail(self, name: str, lines: int = 20) -> str:
@@ -40,7 +42,8 @@ class Supervisor:
     def wait_ready(self, spec: ProcessSpec, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         _, proc = self.procs[spec.name]
-        with httpx.Client(timeout=2.0) as client:
+        headers = {"authorization": f"Bearer {spec.ready_key}"} if spec.ready_key else {}
+        with httpx.Client(timeout=2.0, headers=headers) as client:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{spec.name} exited with {proc.returncode}:\n{self.log_tail(spec.name)}")

@@ -14,6 +14,7 @@ import typer
 
 from meshline.cli.ingest_cmd import seed_knowledge_base
 from meshline.cli.local_mesh import (
+    LocalSecrets,
     ProcessSpec,
     ensure_admin_key,
     ensure_keys,
@@ -21,9 +22,10 @@ from meshline.cli.local_mesh import (
     service_specs,
     write_state,
 )
+from meshline.cli.private_files import PRIVATE_UMASK, private_dir
 from meshline.cli.supervisor import Supervisor
 from meshline.sdk import Client
-from meshline.testing.redis_process import free_port, start_redis
+from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 READY_TIMEOUT_S = 300.0
 KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
@@ -54,10 +56,12 @@ def up(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = READY_TIMEOUT_S,
 ) -> None:
     """Start the whole mesh locally (Redis, local model, every service) and run until Ctrl-C."""
-    home = mesh_home()
-    home.mkdir(parents=True, exist_ok=True)
+    # Before anything is written: every file this process or its children create is private.
+    os.umask(PRIVATE_UMASK)
+    home = private_dir(mesh_home())
     ensure_keys(home)
     admin_key = ensure_admin_key(home)
+    secrets = LocalSecrets.ensure(home)
     supervisor = Supervisor(home / "logs")
     redis_proc = None
     redis_url = os.environ.get("MESHLINE_REDIS_URL")
@@ -70,10 +74,12 @@ def up(
     try:
         if not redis_url:
             port = free_port()
-            redis_proc = start_redis(port, data_dir=home / "redis", log_file=home / "logs" / "redis.log")
-            redis_url = f"redis://127.0.0.1:{port}/0"
+            redis_proc = start_redis(
+                port, data_dir=home / "redis", log_file=home / "logs" / "redis.log", password=secrets.redis_password
+            )
+            redis_url = redis_url_for(port, secrets.redis_password)
         use_local_model = not os.environ.get("MESHLINE_LLM_MODEL")
-        specs = service_specs(redis_url, admin_key, home, use_local_model=use_local_model)
+        specs = service_specs(redis_url, admin_key, home, secrets=secrets, use_local_model=use_local_model, docs=True)
         for spec in specs:
             typer.echo(f"starting {spec.name:<13} {spec.url}")
             supervisor.start(spec)  # all start at once; readiness is awaited below
@@ -98,6 +104,8 @@ def up(
         path = write_state(home, state)
         typer.echo(
             f"\nMeshline is up: {orchestrator.url}\n  API key: {api_key}\n  state:   {path}\n"
+            f"  docs:    {orchestrator.url}/docs\n"
+            f"  metrics: send 'Authorization: Bearer <{home / 'metrics_token'}>' to /metrics\n"
             f'  try:     meshline chat "hello"\nCtrl-C (or `meshline down`) stops everything.'
         )
         while not stop["requested"]:

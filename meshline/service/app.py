@@ -2,23 +2,28 @@
 
 It wires problem+json errors, request context, body limits, Prometheus metrics, ``/healthz``,
 ``/readyz`` (ready only when every registered dependency check passes) and service-token
-verification, around a service-specific lifespan and routers.
+verification, around a service-specific lifespan and routers. The surface beyond the API is
+one decision made here for every service: ``/metrics`` wants ``MESHLINE_METRICS_TOKEN`` when it
+is set, and ``/docs``, ``/redoc`` and ``/openapi.json`` exist only with ``MESHLINE_DOCS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from meshline.errors import Unauthorized
 from meshline.resilience.metrics import ResilienceMetrics
-from meshline.service.auth import ServiceTokenVerifier
+from meshline.service.auth import ServiceTokenVerifier, bearer_token
 from meshline.service.context import ContextMiddleware
 from meshline.service.deadline import DeadlineMiddleware
 from meshline.service.limits import BodySizeLimitMiddleware
@@ -29,6 +34,8 @@ from meshline.service.telemetry import HttpMetrics, MetricsMiddleware
 ReadinessCheck = Callable[[], Awaitable[Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 READINESS_TIMEOUT_S = 2.0
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+log = logging.getLogger("meshline.service")
 
 
 async def _run_check(check: ReadinessCheck) -> str:
@@ -58,6 +65,14 @@ def freeze_startup_heap(app: FastAPI) -> None:
         gc.freeze()
 
 
+def check_metrics_token(request: Request, expected: str | None) -> None:
+    """Refuse a scrape without the configured token (401 problem+json); no token configured: open."""
+    if expected is None:
+        return
+    if not hmac.compare_digest(bearer_token(request).encode(), expected.encode()):
+        raise Unauthorized("wrong metrics token", code="invalid_token")
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -69,6 +84,8 @@ def create_service_app(
     @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
         public_keys = settings.mesh.public_key_pems()
+        if metrics_token is None and settings.host not in LOOPBACK_HOSTS:
+            log.warning("%s serves /metrics to anyone on %s: set MESHLINE_METRICS_TOKEN", settings.name, settings.host)
         app.state.token_verifier = (
             ServiceTokenVerifier(public_keys, settings.name, leeway_s=settings.mesh.token_leeway_s)
             if public_keys
@@ -82,7 +99,16 @@ def create_service_app(
                 freeze_startup_heap(app)
                 yield
 
-    app = FastAPI(title=title or f"meshline {settings.name}", version=version, lifespan=kit_lifespan)
+    docs = settings.mesh.docs
+    metrics_token = settings.mesh.metrics_token.get_secret_value() if settings.mesh.metrics_token else None
+    app = FastAPI(
+        title=title or f"meshline {settings.name}",
+        version=version,
+        lifespan=kit_lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.readiness = {}
     registry = CollectorRegistry()
@@ -105,7 +131,8 @@ def create_service_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"])
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        check_metrics_token(request, metrics_token)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:

@@ -32,6 +32,11 @@ class MeshSettings(BaseSettings):
     http_timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # The surface besides the API (issue 11): closed unless configured.
+    metrics_token: SecretStr | None = Field(
+        default=None, description="If set, GET /metrics answers only `Authorization: Bearer <this>` (401 otherwise)."
+    )
+    docs: bool = Field(default=False, description="Serve /docs, /redoc and /openapi.json (`meshline up` turns it on).")
 
     def public_key_pem(self) -> str | None:
         """The verifying key: from settings, else the one ``meshline up`` generated under ``home``."""

@@ -16,11 +16,20 @@ from pathlib import Path
 
 import httpx
 
-from meshline.cli.local_mesh import DEFAULT_PORTS, ProcessSpec, ensure_admin_key, ensure_keys, service_specs
+from meshline.cli.local_mesh import (
+    DEFAULT_PORTS,
+    LOCAL_MODEL_KEY_VAR,
+    LocalSecrets,
+    ProcessSpec,
+    ensure_admin_key,
+    ensure_keys,
+    service_specs,
+)
+from meshline.cli.private_files import private_dir, write_private
 from meshline.cli.supervisor import Supervisor
 from meshline.cli.up_cmd import register_agents_and_mint_key
 from meshline.testing.fake_openai import start_fake_openai
-from meshline.testing.redis_process import free_port, start_redis
+from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 READY_TIMEOUT_S = 180.0
 # Tests make tenants as they go: the demo tool services seed any tenant on its first call.
@@ -30,12 +39,13 @@ DEMO_EVERY_TENANT = {"MESHLINE_CRM_DEMO_TENANTS": '["dev", "*"]', "MESHLINE_COMM
 @dataclass
 class TestMesh:
     url: str
-    api_key: str
-    admin_key: str
+    api_key: str = field(repr=False)  # a failing test prints the mesh: no secrets in its repr
+    admin_key: str = field(repr=False)
     home: Path
     fake_llm_url: str
     supervisor: Supervisor
     specs: dict[str, ProcessSpec]
+    secrets: LocalSecrets = field(repr=False)
     redis_port: int = 0
     redis_proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -63,7 +73,16 @@ class TestMesh:
 
     def start_redis(self) -> None:
         """Restart Redis on its port from its append-only file, as an operator would after a crash."""
-        self.redis_proc = start_redis(self.redis_port, self.home / "redis")
+        self.redis_proc = start_redis(self.redis_port, self.home / "redis", password=self.secrets.redis_password)
+
+    @property
+    def redis_url(self) -> str:
+        """The URL (with the password) every process of the mesh connects to Redis with."""
+        return redis_url_for(self.redis_port, self.secrets.redis_password)
+
+    @property
+    def metrics_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.secrets.metrics_token}"}
 
     def provider(self, path: str, method: str = "GET", **params: str) -> dict[str, object]:
         """Call one of the fake provider's control endpoints (``/_behave``, ``/_hanging``...)."""
@@ -80,12 +99,11 @@ class TestMesh:
         return list(response.json())
 
 
-def _config(path: Path, api_base: str, model: str) -> Path:
+def _config(path: Path, api_base: str, model: str, api_key: str = "fake") -> Path:
     lines = ["models:"]
     for alias in ("default", "fast"):
-        lines += [f"  - alias: {alias}", f"    model: {model}", f"    api_base: {api_base}", "    api_key: fake"]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        lines += [f"  - alias: {alias}", f"    model: {model}", f"    api_base: {api_base}", f"    api_key: {api_key}"]
+    return write_private(path, "\n".join(lines) + "\n")
 
 
 def _replica(spec: ProcessSpec, number: int) -> ProcessSpec:
@@ -115,25 +133,28 @@ def run_test_mesh(
     settings per process; ``config`` replaces the generated models file (``{fake}`` is the fake
     provider's URL). Redis keeps an append-only file so a test can kill and restart it.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     ensure_keys(home)
     admin_key = ensure_admin_key(home)
+    secrets = LocalSecrets.ensure(home)
     ports = {name: free_port() for name in DEFAULT_PORTS}
     redis_port, llm_port = free_port(), free_port()
-    redis_proc = start_redis(redis_port, home / "redis")
+    redis_proc = start_redis(redis_port, home / "redis", password=secrets.redis_password)
     fake = start_fake_openai(llm_port, provider_latency_ms)
     fake_url = f"http://127.0.0.1:{llm_port}/v1"
     if config is not None:
         models = home / "meshline.yaml"
-        models.write_text(config.replace("{fake}", fake_url))
+        write_private(models, config.replace("{fake}", fake_url))
     elif local_model:
-        models = _config(home / "meshline.yaml", f"http://127.0.0.1:{ports['local-model']}/v1", "openai/smollm2")
+        local = f"http://127.0.0.1:{ports['local-model']}/v1"
+        models = _config(home / "meshline.yaml", local, "openai/smollm2", f"os.environ/{LOCAL_MODEL_KEY_VAR}")
     else:
         models = _config(home / "meshline.yaml", fake_url, "openai/fake-model")
     specs = service_specs(
-        f"redis://127.0.0.1:{redis_port}/0",
+        redis_url_for(redis_port, secrets.redis_password),
         admin_key,
         home,
+        secrets=secrets,
         use_local_model=local_model,
         ports=ports,
         extra_env={"MESHLINE_LLM_CONFIG": str(models), **DEMO_EVERY_TENANT},
@@ -157,7 +178,15 @@ def run_test_mesh(
         orchestrator = next(s for s in specs if s.name == "orchestrator")
         api_key = register_agents_and_mint_key(orchestrator.url, admin_key, [s for s in specs if s.register])
         mesh = TestMesh(
-            orchestrator.url, api_key, admin_key, home, fake_url, supervisor, {s.name: s for s in specs}, redis_port
+            orchestrator.url,
+            api_key,
+            admin_key,
+            home,
+            fake_url,
+            supervisor,
+            {s.name: s for s in specs},
+            secrets,
+            redis_port,
         )
         mesh.redis_proc = redis_proc
         yield mesh

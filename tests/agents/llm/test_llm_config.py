@@ -14,7 +14,8 @@ REPO_CONFIG = Path(__file__).resolve().parents[3] / "meshline.yaml"
 
 
 def test_repo_config_points_default_and_fast_at_the_local_model() -> None:
-    config = load_config(REPO_CONFIG, environ={})
+    # The local model server's key comes from the variable `meshline up` gives the LLM layer.
+    config = load_config(REPO_CONFIG, environ={"MESHLINE_LOCAL_MODEL_API_KEY": "k-local"})
     groups = config.aliases()
     assert set(groups) == {"default", "fast"}
     for alias in ("default", "fast"):
@@ -22,7 +23,7 @@ def test_repo_config_points_default_and_fast_at_the_local_model() -> None:
         assert deployment.litellm_params(60) == {
             "model": "openai/smollm2",
             "api_base": "http://127.0.0.1:8400/v1",
-            "api_key": "local",
+            "api_key": "k-local",
             "timeout": 60,
         }
 

@@ -18,7 +18,7 @@ async def test_a_failing_canary_is_rolled_back_and_users_never_see_its_errors(
     async with run_llm(config=fake_config, rollback_min_requests=4, rollback_max_error_rate=0.5) as client:
         deployed = await client.post(
             "/v1/admin/models/default/deploy",
-            json={"version": "v2", "model": "openai/broken", "api_base": DEAD_BASE, "api_key": "k", "canary": 50},
+            json={"version": "v2", "model": "openai/broken", "api_base": DEAD_BASE, "canary": 50},
             headers=admin,
         )
         assert deployed.status_code == 200

@@ -64,16 +64,27 @@ def test_rollback_with_a_canary_removes_only_the_canary() -> None:
 
 
 async def test_deploy_splits_real_traffic_and_a_second_replica_follows_within_a_second(
-    run_llm: RunLlm, fake_config: Path, fake_llm_url: str, issue_token: Callable[..., str]
+    run_llm: RunLlm,
+    fake_config: Path,
+    fake_llm_url: str,
+    issue_token: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = admin_headers(issue_token(audience=["llm"], scopes=("admin", "llm:call")))
+    monkeypatch.setenv("CANARY_API_KEY", "k")  # the version names the variable, never the key
     async with (
         run_llm(config=fake_config, registry_poll_s=0.05) as first,
         run_llm(config=fake_config, registry_poll_s=0.05) as second,
     ):
         deployed = await first.post(
             "/v1/admin/models/default/deploy",
-            json={"version": "v2", "model": "openai/canary", "api_base": fake_llm_url, "api_key": "k", "canary": 30},
+            json={
+                "version": "v2",
+                "model": "openai/canary",
+                "api_base": fake_llm_url,
+                "api_key": "os.environ/CANARY_API_KEY",
+                "canary": 30,
+            },
             headers=admin,
         )
         assert deployed.status_code == 200, deployed.text
