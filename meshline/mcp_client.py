@@ -96,11 +96,19 @@ async def _add_call_headers(request: httpx2.Request) -> None:
 class McpToolClient:
     """Lists and calls the tools of MCP servers; one instance per process (it owns an HTTP pool)."""
 
-    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 15.0,
+        connect_timeout_s: float = 2.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport``: e.g. ``GuardedTransport2``, so every connection is checked against an address guard."""
         self.timeout_s = timeout_s
         self._http = httpx2.AsyncClient(
             timeout=httpx2.Timeout(timeout_s, connect=connect_timeout_s),
             event_hooks={"request": [_add_call_headers]},
+            transport=transport,
         )
         self._discovered: dict[str, types.DiscoverResult] = {}
 
@@ -239,6 +247,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def _as_meshline_error(url: str, exc: BaseException) -> MeshlineError:
     for leaf in _leaves(exc):
+        if isinstance(leaf, MeshlineError):  # e.g. the address guard's refusal, raised inside a task group
+            return leaf
         if isinstance(leaf, httpx2.ConnectError | httpx2.ConnectTimeout):
             return ServiceUnavailable(f"cannot connect to MCP server {url}: {leaf}", code="connect_failed")
         if isinstance(leaf, httpx2.HTTPStatusError):
