@@ -28,10 +28,11 @@ from meshline.sdk.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from meshline.sdk.models import ApiKey, Readiness, ServiceInfo, ServiceInstance
+from meshline.sdk.models import AgentInfo, ApiKey, Readiness, ServiceInfo, ServiceInstance
 
 __all__ = [
     "APIConnectionError",
+    "AgentInfo",
     "ApiKey",
     "AsyncClient",
     "AuthenticationError",
