@@ -18,7 +18,7 @@ import re
 from pydantic import ValidationError
 
 from meshline.contracts.manifest import NAME_PATTERN, Manifest
-from meshline.errors import MeshlineError, Unprocessable
+from meshline.errors import MeshlineError, Unprocessable, UpstreamError
 from meshline.mcp_client import TOOL_NAME, McpToolClient
 from meshline.orchestrator.registry_fetch import validation_summary
 from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed, GuardedTransport2
@@ -94,13 +94,14 @@ class McpRegistrar:
                 f"cannot adapt the MCP server at {url}: {validation_summary(exc)}", code="invalid_manifest"
             ) from exc
 
-    async def probe(self, base: ServiceUrl) -> str | None:
-        """None when an MCP session opens at ``base``, else why not."""
+    async def probe(self, base: ServiceUrl) -> None:
+        """Returns when an MCP session opens at ``base``; else raises AddressNotAllowed or says why not."""
         try:
             await self.client.check(base.base, timeout_s=PROBE_TIMEOUT_S)
+        except AddressNotAllowed:
+            raise
         except MeshlineError as exc:
-            return failure(exc)
-        return None
+            raise UpstreamError(failure(exc), code=exc.code) from exc
 
 
 def failure(exc: MeshlineError) -> str:

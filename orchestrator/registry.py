@@ -27,7 +27,15 @@ from redis.asyncio import Redis
 from meshline.contracts.agent import ToolBinding
 from meshline.contracts.manifest import Manifest, TokenPolicy
 from meshline.contracts.manifest import Protocol as ToolProtocol
-from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, Unprocessable
+from meshline.errors import (
+    BadRequest,
+    Conflict,
+    MeshlineError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    UpstreamError,
+)
 from meshline.orchestrator.mcp_registration import McpRegistrar
 from meshline.orchestrator.registry_fetch import GuardedFetcher, validation_summary
 from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed
@@ -104,19 +112,19 @@ class ServiceRegistry:
         except Exception:
             log.exception("could not update the routing index")
 
-    async def _probe(self, url: str, protocol: ToolProtocol = "meshline") -> str | None:
+    async def _probe(self, url: str, protocol: ToolProtocol = "meshline") -> MeshlineError | None:
         """None when the instance is ready, else why not (in words of our own, nothing upstream sent)."""
         try:
             base = ServiceUrl.parse(url)
-        except BadRequest:  # stored before URLs were checked: eject it rather than fetch it
-            return "its URL is not one the registry accepts"
-        if protocol == "mcp":
-            return await self.mcp.probe(base)
-        try:
+            if protocol == "mcp":
+                await self.mcp.probe(base)
+                return None
             status = (await self.http.get(base, "readyz")).status
+        except BadRequest:  # stored before URLs were checked: eject it rather than fetch it
+            return BadRequest("its URL is not one the registry accepts", code="invalid_url")
         except MeshlineError as exc:
-            return exc.detail
-        return None if status == 200 else f"GET /readyz answered {status}"
+            return exc
+        return None if status == 200 else UpstreamError(f"GET /readyz answered {status}", code="not_ready")
 
     async def fetch_manifest(self, base: ServiceUrl) -> Manifest:
         try:
@@ -169,9 +177,11 @@ class ServiceRegistry:
         if manifest.kind == "agent" and token_policy != "own":
             raise BadRequest("an agent is always called with its own token", code="token_policy_not_applicable")
         problem = await self._probe(url, manifest.protocol)
+        if isinstance(problem, AddressNotAllowed):  # e.g. the name resolved elsewhere the second time
+            raise problem
         if problem is not None:
             raise Unprocessable(
-                f"{manifest.name} at {url} is not ready: {problem}", code="instance_not_ready", retryable=True
+                f"{manifest.name} at {url} is not ready: {problem.detail}", code="instance_not_ready", retryable=True
             )
         existing = await self.manifest(manifest.name)
         if existing is not None and existing.kind != manifest.kind:
@@ -324,7 +334,8 @@ class ServiceRegistry:
         for name in await self.names():
             manifest = await self.manifest(name)
             for instance in await self.instances(name):
-                problem = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
+                refusal = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
+                problem = None if refusal is None else refusal.detail
                 if (problem is None) != instance.healthy:
                     log.warning("%s at %s is now %s", name, instance.url, "healthy" if problem is None else problem)
                 updated = Instance(
