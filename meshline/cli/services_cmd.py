@@ -15,11 +15,12 @@ from meshline.cli.local_mesh import mesh_home
 from meshline.sdk import Client, MeshlineAPIError
 
 
-def admin_client(url: str | None, key: str | None) -> Client:
+def admin_client(url: str | None, key: str | None, timeout: float = 30.0) -> Client:
+    """A client with the platform admin's key: the registry's listing is theirs alone."""
     path = mesh_home() / "admin_key"
     if key is None and path.exists():
         key = path.read_text().strip()
-    return open_client(url, key, timeout=30.0)
+    return open_client(url, key, timeout=timeout)
 
 
 def register(

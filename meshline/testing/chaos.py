@@ -201,7 +201,7 @@ class Chat:
 
 async def services(mesh: TestMesh) -> dict[str, dict[str, Any]]:
     async with httpx.AsyncClient(timeout=5) as http:
-        response = await http.get(f"{mesh.url}/v1/services", headers={"authorization": f"Bearer {mesh.api_key}"})
+        response = await http.get(f"{mesh.url}/v1/services", headers={"authorization": f"Bearer {mesh.admin_key}"})
     response.raise_for_status()
     return {s["name"]: s for s in response.json()["services"]}
 
