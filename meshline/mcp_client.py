@@ -89,6 +89,26 @@ def result_error(tool: str, result: types.CallToolResult) -> MeshlineError:
     )
 
 
+class _OneLineLibraryErrors(logging.Filter):
+    """The ``mcp`` client logs a traceback for a peer that answers badly (or a connection the address guard
+    refused), the peer's bytes inside it; the caller gets our own MeshlineError for the same event. Keep
+    one warning line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg, record.args = f"{record.getMessage()} ({type(record.exc_info[1]).__name__})", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_library_tracebacks() -> None:
+    for name in ("mcp.client.streamable_http", "mcp.client.session"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OneLineLibraryErrors) for f in logger.filters):
+            logger.addFilter(_OneLineLibraryErrors())
+
+
 async def _add_call_headers(request: httpx2.Request) -> None:
     request.headers.update(_call_headers.get() or {})
 
@@ -104,6 +124,7 @@ class McpToolClient:
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport``: e.g. ``GuardedTransport2``, so every connection is checked against an address guard."""
+        _quiet_library_tracebacks()
         self.timeout_s = timeout_s
         self._http = httpx2.AsyncClient(
             timeout=httpx2.Timeout(timeout_s, connect=connect_timeout_s),

@@ -75,7 +75,9 @@ async def assert_refused(
 
 
 async def test_special_purpose_addresses_are_refused_before_any_connection(
-    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]], redis_url: str
+    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]],
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     redis_port = urlsplit(redis_url).port
     peer = Upstream(manifest=AGENT)
@@ -108,6 +110,7 @@ async def test_special_purpose_addresses_are_refused_before_any_connection(
                 detail = await assert_refused(http, {"url": url}, 422, "address_not_allowed")
                 assert "not allow-listed" in detail
             assert peer.seen == [], "the loopback peer (like Redis beside it) was never contacted"
+    assert not [r for r in caplog.records if r.exc_info], "refusals log no traceback"
 
 
 async def test_a_name_that_resolves_to_a_private_address_is_refused(
@@ -160,7 +163,7 @@ async def test_userinfo_query_and_fragment_are_refused_and_nothing_is_fetched(
 
 
 async def test_refusals_never_echo_what_the_peer_answered(
-    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]],
+    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]], caplog: pytest.LogCaptureFixture
 ) -> None:
     async with orchestrator("127.0.0.0/8") as (http, _):
         for peer, code in [
@@ -184,10 +187,12 @@ async def test_refusals_never_echo_what_the_peer_answered(
             ).json()
             assert detail["code"] == "no_manifest" and detail["detail"] == f"GET /v1/manifest at {base} answered 404"
         assert await registry_state(http) == {"services": []}
+    assert not [r for r in caplog.records if r.exc_info], "refusals log no traceback"
+    assert SECRET not in caplog.text, "nor what the peer sent"
 
 
 async def test_dns_rebinding_between_connections_gains_nothing(
-    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]],
+    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The name passes on one connection and points inside on the next: the next one is refused."""
     async with orchestrator("127.0.0.1/32") as (http, app):  # the peer's own address is allowed, nothing else
@@ -213,10 +218,13 @@ async def test_dns_rebinding_between_connections_gains_nothing(
             assert not instance.healthy and "not allow-listed" in (instance.last_error or "")
             assert "10.0.0.7" not in (instance.last_error or "")
             assert len(peer.seen) == seen, "the rebound probe connected nowhere"
+    assert not [r for r in caplog.records if r.exc_info], "refusals log no traceback"
 
 
 async def test_an_mcp_server_is_probed_through_the_guard_too(
-    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]], tmp_path: Path
+    orchestrator: Callable[[str], AbstractAsyncContextManager[Orchestrator]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     seen: list[str] = []
     settings = ToolServiceSettings(name="echo-tools", database_url=f"sqlite+aiosqlite:///{tmp_path / 'e.sqlite'}")
@@ -237,3 +245,4 @@ async def test_an_mcp_server_is_probed_through_the_guard_too(
             assert len(seen) == before
             refused = await http.post("/v1/services", json=body, headers=admin())
             assert refused.status_code == 422 and refused.json()["code"] == "address_not_allowed"
+    assert not [r for r in caplog.records if r.exc_info], "refusals log no traceback"
