@@ -130,6 +130,7 @@ class McpToolClient:
             timeout=httpx2.Timeout(timeout_s, connect=connect_timeout_s),
             event_hooks={"request": [_add_call_headers]},
             transport=transport,
+            trust_env=transport is None,  # a guarded client takes nothing from the environment (.netrc credentials)
         )
         self._discovered: dict[str, types.DiscoverResult] = {}
 

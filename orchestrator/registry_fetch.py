@@ -33,7 +33,9 @@ class GuardedFetcher:
     def __init__(self, guard: AddressGuard, *, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self._http = httpx.AsyncClient(
-            transport=GuardedTransport(guard), timeout=httpx.Timeout(timeout_s), trust_env=False
+            transport=GuardedTransport(guard),
+            timeout=httpx.Timeout(timeout_s),
+            trust_env=False,  # no .netrc credentials for a URL someone else chose
         )
 
     async def aclose(self) -> None:

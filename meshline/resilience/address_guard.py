@@ -171,15 +171,17 @@ def _limits(keepalive: bool) -> _PoolLimits:
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a pool whose every connection goes through the guard; no env proxies.
+    """httpx's transport over a pool whose every connection goes through the guard.
 
     The pool is httpcore's own (its public ``network_backend`` argument) and replaces the one
-    httpx's constructor made, since httpx 0.28 does not pass a backend through."""
+    httpx's constructor made, since httpx 0.28 does not pass a backend through. A client given a
+    transport reads no proxy from the environment, so no proxy can stand between the check and
+    the peer; CA settings from the environment (SSL_CERT_FILE) still apply."""
 
     def __init__(self, guard: AddressGuard, *, keepalive: bool = False, verify: bool = True) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        super().__init__(verify=verify)
         backend = GuardedBackend(guard, httpcore.AnyIOBackend(), httpcore.ConnectError)
-        tls = httpx.create_ssl_context(verify=verify, trust_env=False)
+        tls = httpx.create_ssl_context(verify=verify)
         self._pool = httpcore.AsyncConnectionPool(ssl_context=tls, network_backend=backend, **_limits(keepalive))
 
 
@@ -187,7 +189,7 @@ class GuardedTransport2(httpx2.AsyncHTTPTransport):
     """The same for httpx2 (the ``mcp`` client's HTTP library)."""
 
     def __init__(self, guard: AddressGuard, *, keepalive: bool = False, verify: bool = True) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        super().__init__(verify=verify)
         backend = GuardedBackend(guard, httpcore2.AnyIOBackend(), httpcore2.ConnectError)
-        tls = httpx2.create_ssl_context(verify=verify, trust_env=False)
+        tls = httpx2.create_ssl_context(verify=verify)
         self._pool = httpcore2.AsyncConnectionPool(ssl_context=tls, network_backend=backend, **_limits(keepalive))
