@@ -89,6 +89,26 @@ def result_error(tool: str, result: types.CallToolResult) -> MeshlineError:
     )
 
 
+class _OneLineLibraryErrors(logging.Filter):
+    """The ``mcp`` client logs a traceback for a peer that answers badly (or a connection the address guard
+    refused), the peer's bytes inside it; the caller gets our own MeshlineError for the same event. Keep
+    one warning line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg, record.args = f"{record.getMessage()} ({type(record.exc_info[1]).__name__})", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_library_tracebacks() -> None:
+    for name in ("mcp.client.streamable_http", "mcp.client.session"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OneLineLibraryErrors) for f in logger.filters):
+            logger.addFilter(_OneLineLibraryErrors())
+
+
 async def _add_call_headers(request: httpx2.Request) -> None:
     request.headers.update(_call_headers.get() or {})
 
@@ -96,11 +116,21 @@ async def _add_call_headers(request: httpx2.Request) -> None:
 class McpToolClient:
     """Lists and calls the tools of MCP servers; one instance per process (it owns an HTTP pool)."""
 
-    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 15.0,
+        connect_timeout_s: float = 2.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport``: e.g. ``GuardedTransport2``, so every connection is checked against an address guard."""
+        _quiet_library_tracebacks()
         self.timeout_s = timeout_s
         self._http = httpx2.AsyncClient(
             timeout=httpx2.Timeout(timeout_s, connect=connect_timeout_s),
             event_hooks={"request": [_add_call_headers]},
+            transport=transport,
+            trust_env=transport is None,  # a guarded client takes nothing from the environment (.netrc credentials)
         )
         self._discovered: dict[str, types.DiscoverResult] = {}
 
@@ -239,6 +269,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def _as_meshline_error(url: str, exc: BaseException) -> MeshlineError:
     for leaf in _leaves(exc):
+        if isinstance(leaf, MeshlineError):  # e.g. the address guard's refusal, raised inside a task group
+            return leaf
         if isinstance(leaf, httpx2.ConnectError | httpx2.ConnectTimeout):
             return ServiceUnavailable(f"cannot connect to MCP server {url}: {leaf}", code="connect_failed")
         if isinstance(leaf, httpx2.HTTPStatusError):

@@ -25,6 +25,7 @@ from meshline.orchestrator.routing_embedder import RouteEmbedder
 from meshline.orchestrator.routing_llm import LlmChooser
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
+from meshline.resilience.address_guard import AddressGuard
 from meshline.resilience.bulkhead import Bulkhead, BulkheadPolicy
 from meshline.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
@@ -48,7 +49,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         metrics = app.state.resilience_metrics
         client = ServiceClient.for_app(app)
         router = build_router(settings, redis, client)
-        registry = ServiceRegistry(redis, client, router.index)
+        registry = ServiceRegistry(redis, router.index, guard=AddressGuard(settings.registry_allow_networks))
         background = BackgroundTasks()
         caller = build_caller(settings, client, registry, issuer, metrics)
         async with open_checkpointer(settings) as checkpointer:

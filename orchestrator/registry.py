@@ -3,6 +3,11 @@
 Registration fetches and validates the manifest and health-checks the instance. A background
 loop re-probes every instance, ejecting failing ones from routing and re-admitting them when
 they answer again. Several instances under one name are replicas.
+
+A registration's URL is the registering admin's choice of what the orchestrator fetches, so
+every fetch here goes through the address guard (each connection re-resolved and checked:
+meshline/resilience/address_guard.py), URLs are rebuilt from their parsed parts, and refusals
+say what failed without echoing what the upstream answered.
 """
 
 from __future__ import annotations
@@ -15,18 +20,27 @@ import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Protocol
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
 from meshline.contracts.agent import ToolBinding
-from meshline.contracts.manifest import Manifest
+from meshline.contracts.manifest import Manifest, TokenPolicy
 from meshline.contracts.manifest import Protocol as ToolProtocol
-from meshline.errors import BadRequest, Conflict, MeshlineError, NotFound, ServiceUnavailable, Unprocessable
+from meshline.errors import (
+    BadRequest,
+    Conflict,
+    MeshlineError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    UpstreamError,
+)
 from meshline.orchestrator.mcp_registration import McpRegistrar
-from meshline.resilience.client import ServiceClient
+from meshline.orchestrator.registry_fetch import GuardedFetcher, validation_summary
+from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed
 from meshline.resilience.last_known import LastKnown
+from meshline.resilience.service_url import ServiceUrl
 
 log = logging.getLogger("meshline.registry")
 MANIFESTS = "meshline:registry:manifests"
@@ -58,10 +72,8 @@ class ServiceEntry(BaseModel):
 
 
 def normalize_url(url: str) -> str:
-    parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise BadRequest(f"service url must be an absolute http(s) URL, got {url!r}", code="invalid_url")
-    return url.strip().rstrip("/")
+    """The canonical form of a submitted service URL; 400 ``invalid_url`` for anything else."""
+    return ServiceUrl.parse(url).base
 
 
 class AgentIndex(Protocol):
@@ -72,18 +84,22 @@ class AgentIndex(Protocol):
 
 
 class ServiceRegistry:
-    def __init__(self, redis: Redis, client: ServiceClient, index: AgentIndex | None = None) -> None:
+    """``guard`` decides which addresses registered URLs may lead to (default: public ones only)."""
+
+    def __init__(self, redis: Redis, index: AgentIndex | None = None, *, guard: AddressGuard | None = None) -> None:
         self._outstanding: dict[str, int] = {}
         # The registry as last read: routing and dispatch go on through a Redis outage.
         self._manifests: LastKnown[Manifest | None] = LastKnown("service manifests")
         self._instances: LastKnown[list[Instance]] = LastKnown("service instances")
         self._names: LastKnown[list[str]] = LastKnown("service names")
         self.redis = redis
-        self.client = client
         self.index = index
-        self.mcp = McpRegistrar()
+        self.guard = guard or AddressGuard()
+        self.http = GuardedFetcher(self.guard, timeout_s=PROBE_TIMEOUT_S)
+        self.mcp = McpRegistrar(self.guard)
 
     async def aclose(self) -> None:
+        await self.http.aclose()
         await self.mcp.aclose()
 
     async def _notify(self, manifest: Manifest | None, removed: str | None = None) -> None:
@@ -96,52 +112,76 @@ class ServiceRegistry:
         except Exception:
             log.exception("could not update the routing index")
 
-    async def _probe(self, url: str, protocol: ToolProtocol = "meshline") -> str | None:
-        """None when the instance is ready, else why not."""
-        if protocol == "mcp":
-            return await self.mcp.probe(url)
+    async def _probe(self, url: str, protocol: ToolProtocol = "meshline") -> MeshlineError | None:
+        """None when the instance is ready, else why not (in words of our own, nothing upstream sent)."""
         try:
-            response = await self.client.request("GET", f"{url}/readyz", timeout_s=PROBE_TIMEOUT_S)
+            base = ServiceUrl.parse(url)
+            if protocol == "mcp":
+                await self.mcp.probe(base)
+                return None
+            status = (await self.http.get(base, "readyz")).status
+        except BadRequest:  # stored before URLs were checked: eject it rather than fetch it
+            return BadRequest("its URL is not one the registry accepts", code="invalid_url")
         except MeshlineError as exc:
-            return exc.detail
-        return None if response.status_code == 200 else f"readyz answered {response.status_code}"
+            return exc
+        return None if status == 200 else UpstreamError(f"GET /readyz answered {status}", code="not_ready")
 
-    async def fetch_manifest(self, url: str) -> Manifest:
+    async def fetch_manifest(self, base: ServiceUrl) -> Manifest:
         try:
-            response = await self.client.request("GET", f"{url}/v1/manifest", timeout_s=PROBE_TIMEOUT_S)
+            response = await self.http.get(base, "v1", "manifest")
+        except AddressNotAllowed:
+            raise
         except MeshlineError as exc:  # the caller's URL leads nowhere: their input, so a 4xx
             raise Unprocessable(
-                f"cannot fetch the manifest from {url}: {exc.detail}", code="manifest_unreachable", retryable=True
+                f"cannot fetch the manifest from {base.base}: {exc.detail}", code="manifest_unreachable", retryable=True
             ) from exc
-        if response.status_code != 200:
-            raise Unprocessable(f"{url}/v1/manifest answered {response.status_code}", code="no_manifest")
+        if response.status != 200:
+            raise Unprocessable(f"GET /v1/manifest at {base.base} answered {response.status}", code="no_manifest")
         try:
-            return Manifest.model_validate_json(response.content)
+            return Manifest.model_validate_json(response.body)
         except ValidationError as exc:
-            raise BadRequest(f"invalid manifest at {url}: {exc}", code="invalid_manifest") from exc
+            raise BadRequest(
+                f"invalid manifest at {base.base}: {validation_summary(exc)}", code="invalid_manifest"
+            ) from exc
 
-    async def describe(self, url: str, protocol: ToolProtocol | None = None, name: str | None = None) -> Manifest:
-        """The manifest at ``url``: native, adapted from an MCP server, or (no protocol) whichever answers."""
+    async def describe(
+        self, base: ServiceUrl, protocol: ToolProtocol | None = None, name: str | None = None
+    ) -> Manifest:
+        """The manifest at ``base``: native, adapted from an MCP server, or (no protocol) whichever answers."""
         if protocol == "mcp":
-            return await self.mcp.manifest(url, name)
+            return await self.mcp.manifest(base, name)
         try:
-            manifest = await self.fetch_manifest(url)
+            manifest = await self.fetch_manifest(base)
         except MeshlineError as exc:
             if protocol is None and exc.code == "no_manifest":
-                return await self.mcp.manifest(url, name, not_native=exc.detail)
+                return await self.mcp.manifest(base, name, not_native=exc.detail)
             raise
         if name is not None and name != manifest.name:
-            raise Unprocessable(f"{url} serves {manifest.name!r}, not {name!r}", code="name_mismatch")
+            raise Unprocessable(f"{base.base} serves another service than {name!r}", code="name_mismatch")
         return manifest
 
-    async def register(self, url: str, protocol: ToolProtocol | None = None, name: str | None = None) -> ServiceEntry:
-        """Add the instance at ``url``; ``protocol`` None tries the native contract, then MCP."""
-        url = normalize_url(url)
-        manifest = await self.describe(url, protocol, name)
+    async def register(
+        self,
+        url: str,
+        protocol: ToolProtocol | None = None,
+        name: str | None = None,
+        token_policy: TokenPolicy = "own",
+    ) -> ServiceEntry:
+        """Add the instance at ``url``; ``protocol`` None tries the native contract, then MCP.
+
+        ``token_policy`` is the registration's choice, not the service's: whatever its manifest
+        says, "own" gives a tool service a token for itself alone, "none" no token at all."""
+        base = ServiceUrl.parse(url)
+        url = base.base
+        manifest = (await self.describe(base, protocol, name)).model_copy(update={"token_policy": token_policy})
+        if manifest.kind == "agent" and token_policy != "own":
+            raise BadRequest("an agent is always called with its own token", code="token_policy_not_applicable")
         problem = await self._probe(url, manifest.protocol)
+        if isinstance(problem, AddressNotAllowed):  # e.g. the name resolved elsewhere the second time
+            raise problem
         if problem is not None:
             raise Unprocessable(
-                f"{manifest.name} at {url} is not ready: {problem}", code="instance_not_ready", retryable=True
+                f"{manifest.name} at {url} is not ready: {problem.detail}", code="instance_not_ready", retryable=True
             )
         existing = await self.manifest(manifest.name)
         if existing is not None and existing.kind != manifest.kind:
@@ -153,6 +193,12 @@ class ServiceRegistry:
                 f"{manifest.name!r} is registered with other tool schemas at {others[0].url}; "
                 "deregister it first to replace its tools",
                 code="schema_conflict",
+            )
+        if existing is not None and others and existing.token_policy != token_policy:
+            raise Conflict(
+                f"{manifest.name!r} is registered with token_policy {existing.token_policy!r}; "
+                "replicas share one policy (deregister it first to change it)",
+                code="token_policy_conflict",
             )
         instance = Instance(url=url, healthy=True, checked_at=time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -215,7 +261,11 @@ class ServiceRegistry:
         if await self.manifest(name) is None:
             raise NotFound(f"no service named {name!r}", code="unknown_service")
         if url is not None:
-            await self.redis.hdel(INSTANCES.format(name=name), normalize_url(url))
+            # The canonical form, and the raw one for instances stored before URLs were checked.
+            candidates = {url.strip().rstrip("/")}
+            with contextlib.suppress(BadRequest):
+                candidates.add(normalize_url(url))
+            await self.redis.hdel(INSTANCES.format(name=name), *candidates)
             if await self.redis.hlen(INSTANCES.format(name=name)):
                 return
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -236,10 +286,11 @@ class ServiceRegistry:
         return random.choice([url for url in healthy if self._outstanding.get(url, 0) == fewest])
 
     async def binding(self, name: str) -> ToolBinding:
-        """A healthy instance of the tool service ``name``, with the protocol its tools are called by."""
+        """A healthy instance of the tool service ``name``: the protocol its tools are called by, and the
+        registration's token policy (dispatch mints ``ToolBinding.token`` from it)."""
         url = await self.pick(name)
-        manifest = await self.manifest(name)
-        return ToolBinding(service=name, url=url, protocol=manifest.protocol if manifest else "meshline")
+        manifest = await self.manifest(name) or Manifest(name=name, kind="tool")
+        return ToolBinding(service=name, url=url, protocol=manifest.protocol, token_policy=manifest.token_policy)
 
     @contextmanager
     def lease(self, url: str) -> Iterator[None]:
@@ -283,7 +334,8 @@ class ServiceRegistry:
         for name in await self.names():
             manifest = await self.manifest(name)
             for instance in await self.instances(name):
-                problem = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
+                refusal = await self._probe(instance.url, manifest.protocol if manifest else "meshline")
+                problem = None if refusal is None else refusal.detail
                 if (problem is None) != instance.healthy:
                     log.warning("%s at %s is now %s", name, instance.url, "healthy" if problem is None else problem)
                 updated = Instance(

@@ -15,11 +15,12 @@ from meshline.cli.local_mesh import mesh_home
 from meshline.sdk import Client, MeshlineAPIError
 
 
-def admin_client(url: str | None, key: str | None) -> Client:
+def admin_client(url: str | None, key: str | None, timeout: float = 30.0) -> Client:
+    """A client with the platform admin's key: the registry's listing is theirs alone."""
     path = mesh_home() / "admin_key"
     if key is None and path.exists():
         key = path.read_text().strip()
-    return open_client(url, key, timeout=30.0)
+    return open_client(url, key, timeout=timeout)
 
 
 def register(
@@ -34,18 +35,29 @@ def register(
         bool, typer.Option("--mcp", help="The URL is an MCP server (found anyway without a manifest).")
     ] = False,
     name: Annotated[str | None, typer.Option(help="Registry name of an MCP server (default: its own name).")] = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token",
+            help="Send the tool service no service token (a third-party server that needs no Meshline identity); "
+            "by default each call carries a token valid for that service alone.",
+        ),
+    ] = False,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
     """Register a running agent or tool service, or an MCP server: usable from the next chat turn."""
     try:
         with admin_client(url, key) as client:
-            info = client.services.register(service_url, protocol="mcp" if mcp else None, name=name)
+            info = client.services.register(
+                service_url, protocol="mcp" if mcp else None, name=name, token_policy="none" if no_token else "own"
+            )
     except MeshlineAPIError as exc:
         fail(exc)
     manifest = info.manifest or {}
     tools = [t.get("name") for t in manifest.get("tools", [])]
     over = " over MCP" if manifest.get("protocol") == "mcp" else ""
+    over += ", no token" if manifest.get("token_policy") == "none" else ""
     typer.echo(
         f"registered {info.name} ({info.kind}) at {service_url}{over}"
         + (f": tools {', '.join(tools)}" if tools else "")

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meshline.cli.client_options import KeyOption, UrlOption, fail, open_client
+from meshline.cli.client_options import KeyOption, UrlOption, fail
+from meshline.cli.services_cmd import admin_client
 from meshline.sdk import MeshlineAPIError, Readiness, ServiceInfo
 from meshline.sdk.discovery import find_mesh_file, read_mesh_file
 
@@ -107,7 +108,7 @@ def status(
     """Show the mesh's health; exit 0 only when the orchestrator is ready and every service is healthy."""
     # Piped (CI logs, scripts): wide enough for every column; a terminal wraps to its own width.
     console = Console() if sys.stdout.isatty() else Console(width=140)
-    with open_client(url, key, timeout=timeout) as client:
+    with admin_client(url, key, timeout) as client:  # the registry's health is the platform admin's to see
         try:
             readiness = client.readiness()
             services = client.services.list()

@@ -28,10 +28,11 @@ from meshline.sdk.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from meshline.sdk.models import ApiKey, ApiKeyInfo, Readiness, ServiceInfo, ServiceInstance
+from meshline.sdk.models import AgentInfo, ApiKey, ApiKeyInfo, Readiness, ServiceInfo, ServiceInstance
 
 __all__ = [
     "APIConnectionError",
+    "AgentInfo",
     "ApiKey",
     "ApiKeyInfo",
     "AsyncClient",

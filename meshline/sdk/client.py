@@ -10,12 +10,13 @@ from urllib.parse import quote
 import httpx
 
 from meshline.contracts.chat import ChatResponse, DoneEvent, ErrorEvent, StreamEvent, ThreadView
+from meshline.contracts.manifest import TokenPolicy
 from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response
 from meshline.sdk.keys import Keys
 from meshline.sdk.knowledge import Jobs, Knowledge
-from meshline.sdk.models import Readiness, ServiceInfo
+from meshline.sdk.models import AgentInfo, Readiness, ServiceInfo
 from meshline.sse import iter_sse
 
 
@@ -155,23 +156,32 @@ class Threads:
 
 
 class Services:
-    """``client.services``: the registry of agent and tool services (admin scope)."""
+    """``client.services``: the registry of agent and tool services (platform admin; ``agents()``: any chat key)."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def register(self, url: str, *, protocol: str | None = None, name: str | None = None) -> ServiceInfo:
+    def register(
+        self, url: str, *, protocol: str | None = None, name: str | None = None, token_policy: TokenPolicy = "own"
+    ) -> ServiceInfo:
         """Register the service at ``url`` (its manifest is fetched and its health checked).
 
         An MCP server's endpoint URL works too (``protocol="mcp"``, or found when ``url`` serves no
         manifest); ``name`` names it in the registry (default: the server's own name).
+        ``token_policy``: ``"own"`` (each call carries a token valid for that service alone) or
+        ``"none"`` (no token: a third-party server that needs no Meshline identity).
         """
-        body = {"url": url, "protocol": protocol, "name": name}
+        body = {"url": url, "protocol": protocol, "name": name, "token_policy": token_policy}
         response = self._client._request("POST", "/v1/services", json={k: v for k, v in body.items() if v is not None})
         return ServiceInfo.model_validate_json(response.content)
 
+    def agents(self) -> list[AgentInfo]:
+        """The agents a chat turn can go to, by name and description (any chat-scope key)."""
+        response = self._client._request("GET", "/v1/agents")
+        return [AgentInfo.model_validate(a) for a in response.json().get("agents", [])]
+
     def list(self) -> list[ServiceInfo]:
-        """Every registered service with its instances and their health."""
+        """Every registered service with its instances and their health (platform admin)."""
         response = self._client._request("GET", "/v1/services")
         return [ServiceInfo.model_validate(s) for s in response.json().get("services", [])]
 

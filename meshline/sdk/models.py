@@ -23,6 +23,15 @@ class ServiceInstance(BaseModel):
     in_flight: int = Field(default=0, description="Calls in flight to it from the orchestrator answering.")
 
 
+class AgentInfo(BaseModel):
+    """An agent a chat turn can be routed to, as a tenant sees it (``GET /v1/agents``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str = ""
+
+
 class ServiceInfo(BaseModel):
     """A registered agent or tool service with its instances."""
 

@@ -89,10 +89,12 @@ def test_openai_compatible_endpoint_pins_an_agent(mesh: Mesh) -> None:
 
 
 def test_registry_lists_the_healthy_agent(mesh: Mesh) -> None:
-    with meshline.Client(mesh.url, mesh.api_key) as client:
+    with meshline.Client(mesh.url, mesh.admin_key) as client:  # the registry is the platform admin's
         services = {s.name: s for s in client.services.list()}
     assert services["general"].kind == "agent"
     assert all(i.healthy for i in services["general"].instances)
+    with meshline.Client(mesh.url, mesh.api_key) as client:  # a tenant's key sees agent names only
+        assert "general" in {a.name for a in client.services.agents()}
 
 
 @pytest.mark.parametrize(

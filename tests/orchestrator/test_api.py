@@ -20,6 +20,7 @@ async def client(
     mesh_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
+    monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", "127.0.0.0/8")  # as `meshline up` does
     app = create_app(OrchestratorSettings())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -45,7 +46,8 @@ async def test_admin_mints_keys_that_are_stored_hashed(client: httpx.AsyncClient
     assert key.encode() not in stored and b"acme" in stored
     # The new key works for chat-scoped endpoints but not for admin ones.
     tenant = {"authorization": f"Bearer {key}"}
-    assert (await client.get("/v1/services", headers=tenant)).status_code == 200
+    assert (await client.get("/v1/agents", headers=tenant)).status_code == 200
+    assert (await client.get("/v1/services", headers=tenant)).status_code == 403, "the registry is platform-admin only"
     denied = await client.post("/v1/keys", json={"tenant": "acme"}, headers=tenant)
     assert denied.status_code == 403 and denied.json()["code"] == "missing_scope"
 

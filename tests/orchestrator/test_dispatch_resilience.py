@@ -34,7 +34,7 @@ async def test_breaker_opens_on_a_dead_agent_and_rejects_fast(redis_url: str, to
     await redis.hset(MANIFESTS, "commerce", Manifest(name="commerce", kind="agent").model_dump_json())
     await redis.hset(INSTANCES.format(name="commerce"), dead, Instance(url=dead).model_dump_json())
     breaker = CircuitBreaker(SharedBreakerStore(redis), BreakerPolicy(min_calls=3, failure_rate=0.5, cooldown_s=30))
-    caller = AgentCaller(client, ServiceRegistry(redis, client), ServiceTokenIssuer(token_keys[0]), breaker=breaker)
+    caller = AgentCaller(client, ServiceRegistry(redis), ServiceTokenIssuer(token_keys[0]), breaker=breaker)
     task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
     try:
         errors = []
@@ -78,7 +78,7 @@ def answering_agent(name: str = "commerce", content: str = "order 1042 ships tod
 async def test_an_unreachable_replica_hands_over_to_a_live_one(redis_url: str, token_keys: tuple[str, str]) -> None:
     redis = Redis.from_url(redis_url)
     client = ServiceClient(timeout_s=5, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
-    registry = ServiceRegistry(redis, client)
+    registry = ServiceRegistry(redis)
     caller = AgentCaller(client, registry, ServiceTokenIssuer(token_keys[0]))
     dead = f"http://127.0.0.1:{free_port()}"
     task = AgentTask(task_id="t", thread_id="th", messages=[{"role": "user", "content": "where is my order?"}])
@@ -102,7 +102,7 @@ async def test_an_unreachable_replica_hands_over_to_a_live_one(redis_url: str, t
 async def test_pick_prefers_the_replica_with_fewest_calls_in_flight(redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
     client = ServiceClient()
-    registry = ServiceRegistry(redis, client)
+    registry = ServiceRegistry(redis)
     try:
         await redis.hset(MANIFESTS, "general", Manifest(name="general", kind="agent").model_dump_json())
         for url in ("http://a:1", "http://b:1"):
@@ -129,7 +129,7 @@ async def dispatching(
     redis = Redis.from_url(redis_url)
     client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
     caller = AgentCaller(
-        client, ServiceRegistry(redis, client), ServiceTokenIssuer(token_keys[0]), policy=policy, metrics=metrics
+        client, ServiceRegistry(redis), ServiceTokenIssuer(token_keys[0]), policy=policy, metrics=metrics
     )
     try:
         yield redis, caller

@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from meshline.errors import Conflict, MeshlineError
 from meshline.orchestrator.mcp_registration import registry_name
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.resilience.client import ServiceClient
+from meshline.resilience.address_guard import AddressGuard
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.kit import ToolServiceSettings, create_tool_app
-from tests.orchestrator.test_registry_conflicts import echo
+from tests.orchestrator.test_registry_conflicts import LOOPBACK, echo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -37,11 +37,9 @@ def giftcards() -> ModuleType:
 @pytest.fixture
 async def registry(redis_url: str) -> AsyncIterator[ServiceRegistry]:
     redis = Redis.from_url(redis_url)
-    client = ServiceClient(timeout_s=5)
-    registry = ServiceRegistry(redis, client)
+    registry = ServiceRegistry(redis, guard=AddressGuard(LOOPBACK))
     yield registry
     await registry.aclose()
-    await client.aclose()
     await redis.aclose()
 
 

@@ -17,7 +17,6 @@ from meshline.orchestrator.key_store import ApiKeyStore
 from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import EPOCH, INSTANCES, MANIFESTS, Instance, ServiceRegistry
 from meshline.orchestrator.thread_locks import ThreadLocks
-from meshline.resilience.client import ServiceClient
 from meshline.testing.redis_process import free_port, start_redis
 
 
@@ -51,8 +50,7 @@ async def redis(outage: Outage) -> AsyncIterator[Redis]:
 
 
 async def test_registry_reads_serve_the_last_known_state_while_redis_is_down(outage: Outage, redis: Redis) -> None:
-    http = ServiceClient()
-    registry = ServiceRegistry(redis, http)
+    registry = ServiceRegistry(redis)
     await redis.set(EPOCH, "1")
     await redis.hset(MANIFESTS, "general", Manifest(name="general", kind="agent").model_dump_json())
     await redis.hset(INSTANCES.format(name="general"), "http://a:1", Instance(url="http://a:1").model_dump_json())
@@ -72,7 +70,7 @@ async def test_registry_reads_serve_the_last_known_state_while_redis_is_down(out
         await registry.remove("general")
         assert not await registry.restore_if_lost(), "deregistering everything is not undone"
     finally:
-        await http.aclose()
+        await registry.aclose()
 
 
 async def test_api_keys_do_not_depend_on_redis(outage: Outage, redis: Redis, tmp_path: Path) -> None:

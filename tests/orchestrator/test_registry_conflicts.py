@@ -10,9 +10,11 @@ from redis.asyncio import Redis
 
 from meshline.errors import Conflict
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.resilience.client import ServiceClient
+from meshline.resilience.address_guard import AddressGuard
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.kit import ToolContext, ToolDef, ToolServiceSettings, create_tool_app, tool
+
+LOOPBACK = ["127.0.0.0/8"]  # the test servers' addresses: allow-listed, as `meshline up` does
 
 
 class Query(BaseModel):
@@ -46,8 +48,7 @@ def tool_app(tmp_path: Path, variant: str, fn: ToolDef) -> FastAPI:
 
 async def test_replicas_must_share_tool_schemas(mesh_env: dict[str, str], redis_url: str, tmp_path: Path) -> None:
     redis = Redis.from_url(redis_url)
-    client = ServiceClient(timeout_s=5)
-    registry = ServiceRegistry(redis, client)
+    registry = ServiceRegistry(redis, guard=AddressGuard(LOOPBACK))
     try:
         with (
             serve_in_thread(tool_app(tmp_path, "a", echo), lifespan="on") as first,
@@ -67,5 +68,5 @@ async def test_replicas_must_share_tool_schemas(mesh_env: dict[str, str], redis_
             assert after is not None and len(after.instances) == 2
             assert after.manifest.tools[0].input_schema["properties"].keys() == {"text"}, "registry unchanged"
     finally:
-        await client.aclose()
+        await registry.aclose()
         await redis.aclose()

@@ -111,7 +111,6 @@ def test_a_registered_mcp_servers_token_opens_nothing_else(mesh: TestMesh, captu
         assert chat.status_code == 401, "a service token is not an API key"
 
 
-@pytest.mark.xfail(strict=True, reason="TEMPORARY: registration's token_policy lands with the registry branch")
 def test_a_server_registered_without_a_token_gets_none(mesh: TestMesh, capture: tuple[str, Path]) -> None:
     url, out = capture
     with admin(mesh) as api:
