@@ -25,7 +25,7 @@ from meshline.orchestrator.routing_embedder import RouteEmbedder
 from meshline.orchestrator.routing_llm import LlmChooser
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
-from meshline.resilience.address_guard import AddressGuard
+from meshline.resilience.address_guard import AddressGuard, GuardedTransport
 from meshline.resilience.bulkhead import Bulkhead, BulkheadPolicy
 from meshline.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
@@ -49,9 +49,12 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         metrics = app.state.resilience_metrics
         client = ServiceClient.for_app(app)
         router = build_router(settings, redis, client)
-        registry = ServiceRegistry(redis, router.index, guard=AddressGuard(settings.registry_allow_networks))
+        guard = AddressGuard(settings.registry_allow_networks)
+        registry = ServiceRegistry(redis, router.index, guard=guard)
         background = BackgroundTasks()
-        caller = build_caller(settings, client, registry, issuer, metrics)
+        # Agents are at registered URLs: every new connection to one is checked like the registry's own.
+        agents_client = ServiceClient.for_app(app, transport=GuardedTransport(guard, keepalive=True))
+        caller = build_caller(settings, agents_client, registry, issuer, metrics)
         async with open_checkpointer(settings) as checkpointer:
             deps = GraphDeps(
                 registry=registry,
@@ -98,6 +101,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 await router.embedder.close()
                 await registry.aclose()
                 await client.aclose()
+                await agents_client.aclose()
                 await redis.aclose()
 
     return create_service_app(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from meshline.service.settings import ServiceSettings
+from meshline.service.settings import NetworkList, ServiceSettings
 
 
 class OrchestratorSettings(ServiceSettings):
@@ -63,22 +61,13 @@ class OrchestratorSettings(ServiceSettings):
     bulkhead_max_concurrent: int = Field(default=32, ge=1, description="Calls in flight per agent.")
     bulkhead_max_wait_s: float = Field(default=0.5, ge=0, description="Wait for a slot, then 503.")
 
-    registry_allow_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+    registry_allow_networks: NetworkList = Field(
         default_factory=list,
         description="CIDRs that registered service URLs may lead to although they are private or special-purpose "
         "(comma-separated or a JSON list), e.g. '127.0.0.0/8,::1/128' for `meshline up`, the service "
-        "network in compose/k8s. Everything else non-public is refused on every connection.",
+        "network in compose/k8s. Everything else non-public is refused on every connection, the "
+        "calls to registered agents included.",
     )
-
-    @field_validator("registry_allow_networks", mode="before")
-    @classmethod
-    def _split_networks(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     def checkpoint_file(self) -> Path:
         return self.checkpoint_path or (self.mesh.home / "threads.sqlite")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from meshline.service.settings import ServiceSettings
+from meshline.service.settings import NetworkList, ServiceSettings
 
 
 class AssistantSettings(ServiceSettings):
@@ -21,3 +21,9 @@ class AssistantSettings(ServiceSettings):
     )
     llm_timeout_s: float = Field(default=120.0, gt=0, description="Budget of one LLM-layer call.")
     tool_timeout_s: float = Field(default=15.0, gt=0, description="Budget of one tool call.")
+    tool_allow_networks: NetworkList = Field(
+        default_factory=list,
+        description="CIDRs the tool services this agent calls may be at although they are private or special-"
+        "purpose (as MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS): a registered URL whose name is rebound "
+        "to another address later is refused on every new connection.",
+    )

@@ -12,6 +12,8 @@ from meshline.service.auth import generate_keypair
 
 PRIVATE_FILE = "service_token.pem"
 PUBLIC_FILE = "service_token.pub.pem"
+# What compose.yaml requires besides the key pair (it refuses to start without them).
+SECRETS = ("MESHLINE_REDIS_PASSWORD", "MESHLINE_METRICS_TOKEN", "MESHLINE_LOCAL_MODEL_API_KEY")
 
 
 def env_quote(value: str) -> str:
@@ -28,7 +30,11 @@ def keygen(
         bool, typer.Option("--admin-key/--no-admin-key", help="Also print a bootstrap admin API key.")
     ] = True,
 ) -> None:
-    """Print MESHLINE_TOKEN_PRIVATE_KEY / MESHLINE_TOKEN_PUBLIC_KEY lines: `meshline keygen > .env`."""
+    """Print the secrets compose needs as .env lines: `meshline keygen > .env`.
+
+    The service-token key pair, the Redis password, the metrics token, the bundled model server's
+    key, and (unless --no-admin-key) a bootstrap admin API key.
+    """
     private, public = generate_keypair()
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -41,5 +47,7 @@ def keygen(
     typer.echo("# Meshline service-token keys (Ed25519). Keep this file secret; never commit it.")
     typer.echo(f"MESHLINE_TOKEN_PRIVATE_KEY={env_quote(private)}")
     typer.echo(f"MESHLINE_TOKEN_PUBLIC_KEY={env_quote(public)}")
+    for name in SECRETS:
+        typer.echo(f"{name}={secrets.token_urlsafe(32)}")
     if admin_key:
         typer.echo(f"MESHLINE_ORCHESTRATOR_ADMIN_KEY=ml_admin_{secrets.token_urlsafe(32)}")

@@ -152,6 +152,7 @@ def service_specs(
         "MESHLINE_MEMORY_URL": f"http://127.0.0.1:{port['memory']}",
         "MESHLINE_ORCHESTRATOR_URL": f"http://127.0.0.1:{port['orchestrator']}",
         "MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",  # the local mesh lives on loopback
+        "MESHLINE_ASSISTANT_TOOL_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",

@@ -41,7 +41,9 @@ class ServiceClient:
         retry_budget: RetryBudget | None = None,
         max_connections: int = 200,
         metrics: ResilienceMetrics | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport``: e.g. a ``GuardedTransport`` for calls to registered (not configured) URLs."""
         self.metrics = metrics
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -50,16 +52,20 @@ class ServiceClient:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
         )
 
     @classmethod
-    def for_app(cls, app: FastAPI, timeout_s: float | None = None) -> ServiceClient:
+    def for_app(
+        cls, app: FastAPI, timeout_s: float | None = None, transport: httpx.AsyncBaseTransport | None = None
+    ) -> ServiceClient:
         """A kit service's client for calls to other services: the mesh's timeouts, the app's metrics."""
         mesh = app.state.settings.mesh
         return cls(
             timeout_s=timeout_s or mesh.http_timeout_s,
             connect_timeout_s=mesh.connect_timeout_s,
             metrics=app.state.resilience_metrics,
+            transport=transport,
         )
 
     async def aclose(self) -> None:

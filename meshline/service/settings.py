@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_networks(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+NetworkList = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_split_networks)]
+"""CIDRs from the environment, comma-separated or a JSON list (the address guard's allow-list)."""
 
 
 class MeshSettings(BaseSettings):

@@ -112,7 +112,15 @@ def test_keygen_prints_a_usable_env_file(runner: CliRunner) -> None:
         if line and not line.startswith("#"):
             name, _, raw = line.partition("=")
             values[name] = raw
-    assert set(values) == {"MESHLINE_TOKEN_PRIVATE_KEY", "MESHLINE_TOKEN_PUBLIC_KEY", "MESHLINE_ORCHESTRATOR_ADMIN_KEY"}
+    assert set(values) == {
+        "MESHLINE_TOKEN_PRIVATE_KEY",
+        "MESHLINE_TOKEN_PUBLIC_KEY",
+        "MESHLINE_ORCHESTRATOR_ADMIN_KEY",
+        "MESHLINE_REDIS_PASSWORD",  # compose refuses to start without these three
+        "MESHLINE_METRICS_TOKEN",
+        "MESHLINE_LOCAL_MODEL_API_KEY",
+    }
+    assert len({values[n] for n in ("MESHLINE_REDIS_PASSWORD", "MESHLINE_METRICS_TOKEN")}) == 2
     # Double-quoted dotenv values with \n escapes: undo them the way docker compose does.
     private, public = (
         values[name].removeprefix('"').removesuffix('"').replace("\\n", "\n")
