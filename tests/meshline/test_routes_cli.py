@@ -46,6 +46,7 @@ def mesh(mesh_env: dict[str, str], fake_llm_url: str, tmp_path: Path, monkeypatc
     home.mkdir(parents=True, exist_ok=True)
     (home / "admin_key").write_text(ADMIN)  # what `meshline up` leaves for admin commands
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
+    monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", "127.0.0.0/8")  # the agents are on loopback
     monkeypatch.delenv("MESHLINE_API_KEY", raising=False)
     with ExitStack() as stack:
         llm = stack.enter_context(serve_in_thread(create_llm(LlmSettings(config=config)), lifespan="on"))

@@ -10,6 +10,7 @@ import pytest
 
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.auth import Principal
+from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
 
@@ -27,7 +28,7 @@ async def test_thread_survives_restart(mesh_env: dict[str, str], monkeypatch: py
     first = create_app(OrchestratorSettings())
     async with first.router.lifespan_context(first):
         runner: TurnRunner = first.state.turns
-        config = runner._config(admin, thread_id, None)
+        config = runner._config(acting_user(admin, None), thread_id)  # as the key itself: key:admin
         messages = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi!", "agent": "general"}]
         await runner.graph.aupdate_state(config, {"messages": messages, "turn_id": "t1"}, as_node="remember")
 
