@@ -51,6 +51,11 @@ class TestMesh:
 
     __test__ = False  # not a pytest test class
 
+    def agent_env(self) -> dict[str, str]:
+        """The settings a new agent process next to this mesh needs (the bundled agents' but their profile and port)."""
+        own = ("MESHLINE_ASSISTANT_PROFILE", "MESHLINE_ASSISTANT_PORT")
+        return {k: v for k, v in self.specs["commerce"].env.items() if k not in own}
+
     def restart(self, name: str) -> None:
         self.supervisor.stop(name)
         self.start(name)

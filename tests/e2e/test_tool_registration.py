@@ -40,7 +40,7 @@ max_steps: 4
 @pytest.fixture(scope="module")
 def services(mesh: TestMesh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The three new processes, started (not registered); their base URLs by name."""
-    env = {k: v for k, v in mesh.specs["commerce"].env.items() if not k.startswith("MESHLINE_ASSISTANT_")}
+    env = mesh.agent_env()
     profile = tmp_path_factory.mktemp("concierge") / "concierge.yaml"
     profile.write_text(PROFILE)
     tracker, agent, gifts = free_port(), free_port(), free_port()

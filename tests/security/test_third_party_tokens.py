@@ -40,7 +40,7 @@ def capture(mesh: TestMesh, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     folder = tmp_path_factory.mktemp("capture")
     out = folder / "authorization.jsonl"
     (folder / "lookup.yaml").write_text(PROFILE)
-    env = {k: v for k, v in mesh.specs["commerce"].env.items() if not k.startswith("MESHLINE_ASSISTANT_")}
+    env = mesh.agent_env()
     server_port, agent_port = free_port(), free_port()
     specs = [
         ProcessSpec(
