@@ -22,6 +22,7 @@ import meshline
 from meshline.sdk.errors import MeshlineAPIError
 from meshline.testing.mesh import TestMesh
 from tests.e2e.test_tool_registration import call_then, script
+from tests.security.test_identity import prompts_mentioning, recalled_for
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +140,14 @@ def test_threads_jobs_collections_and_usage_are_the_tenants_own(mesh: TestMesh, 
         )
         assert usage.status_code == 404 and usage.headers["content-type"].startswith("application/problem+json")
         dev.knowledge.delete("private")
+
+
+def test_memories_stay_in_their_tenant(mesh: TestMesh, rival: str) -> None:
+    """What tenant dev's customer `dev` told the mesh is never recalled for the other tenant's `dev`."""
+    marker = f"birthday-{uuid.uuid4().hex[:8]}"
+    with meshline.Client(mesh.url, mesh.api_key) as dev, meshline.Client(mesh.url, rival) as other:
+        dev.chat(f"remember that my birthday code is {marker}", agent="general")
+        assert recalled_for(mesh, dev, marker), "positive control: dev's own memory is recalled for dev"
+        count = len(prompts_mentioning(mesh, marker))
+        other.chat("what is my birthday code?", agent="general", user="dev")
+        assert len(prompts_mentioning(mesh, marker)) == count
