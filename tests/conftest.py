@@ -95,6 +95,8 @@ def mesh_env(
         "MESHLINE_REDIS_URL": redis_url,
         "MESHLINE_TOKEN_PUBLIC_KEY": token_keys[1],
         "MESHLINE_TOKEN_PRIVATE_KEY": token_keys[0],
+        # In-process agents call tool services the tests serve on loopback.
+        "MESHLINE_ASSISTANT_TOOL_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
