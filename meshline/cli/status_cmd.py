@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -17,6 +18,15 @@ from meshline.sdk.discovery import find_mesh_file, read_mesh_file
 
 # Processes of a local mesh that the registry does not hold (fixed addresses, not agents or tools).
 READY_PATHS = {"local-model": "/v1/models"}
+# Files under the mesh's home holding the key a process answers only to (its readiness probe sends it).
+READY_KEY_FILES = {"local-model": "local_model_key"}
+
+
+def ready_headers(home: Path, name: str) -> dict[str, str]:
+    key_file = READY_KEY_FILES.get(name)
+    if key_file is None or not (home / key_file).exists():
+        return {}
+    return {"authorization": f"Bearer {(home / key_file).read_text().strip()}"}
 
 
 def local_infrastructure(base_url: str, registered: set[str], timeout: float) -> dict[str, str | None]:
@@ -31,7 +41,8 @@ def local_infrastructure(base_url: str, registered: set[str], timeout: float) ->
             if name == "orchestrator" or name in registered:
                 continue
             try:
-                response = http.get(f"{url}{READY_PATHS.get(name, '/readyz')}")
+                headers = ready_headers(path.parent, name) if path is not None else {}
+                response = http.get(f"{url}{READY_PATHS.get(name, '/readyz')}", headers=headers)
                 results[name] = None if response.status_code == 200 else f"answered {response.status_code}"
             except httpx.HTTPError as exc:
                 results[name] = f"unreachable: {type(exc).__name__}"

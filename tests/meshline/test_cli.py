@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from typer.testing import CliRunner
 
 from meshline.cli.main import build_app
 from meshline.sdk import Client
 from meshline.service.auth import ServiceTokenIssuer, ServiceTokenVerifier
 from meshline.testing.redis_process import free_port
+from meshline.testing.serve import serve_in_thread
 from tests.meshline.sdk_standin import GOOD_KEY, serve_standin
 
 
@@ -155,3 +156,28 @@ def test_status_includes_the_local_infrastructure_meshline_up_started(
     assert result.exit_code == 1, result.output
     assert "memory" in result.stdout and "infrastructure" in result.stdout
     assert "llm: unreachable" in result.stdout
+
+
+def test_status_probes_the_local_model_with_the_key_it_answers_to(
+    runner: CliRunner, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled model server answers only its key: status sends the one `meshline up` keeps in the home."""
+    model = FastAPI()
+
+    @model.get("/v1/models")
+    async def models(request: Request) -> Response:
+        ok = request.headers.get("authorization") == "Bearer model-key"
+        return Response('{"data": []}' if ok else "", status_code=200 if ok else 401)
+
+    home = tmp_path / ".meshline"
+    home.mkdir()
+    monkeypatch.chdir(tmp_path)
+    with serve_in_thread(model) as model_url:
+        (home / "mesh.json").write_text(
+            json.dumps({"url": url, "api_key": GOOD_KEY, "services": {"orchestrator": url, "local-model": model_url}})
+        )
+        without = runner.invoke(build_app(), ["status"])
+        (home / "local_model_key").write_text("model-key\n")
+        with_key = runner.invoke(build_app(), ["status"])
+    assert "local-model: answered 401" in without.stdout
+    assert "local-model" in with_key.stdout and "local-model:" not in with_key.stdout, with_key.stdout
