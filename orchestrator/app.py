@@ -145,6 +145,7 @@ def build_caller(
             settings.fallback_agents, reserve_s=settings.dispatch_reserve_s, timeouts=settings.agent_timeouts_s
         ),
         metrics=metrics,
+        pending_ttl_s=settings.pending_ttl_s,
     )
 
 

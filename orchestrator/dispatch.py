@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
-from meshline.orchestrator.pending import PendingCalls
+from meshline.orchestrator.pending import PENDING_TTL_S, PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
@@ -67,6 +67,7 @@ class AgentCaller:
         bulkhead: Bulkhead | None = None,
         policy: DispatchPolicy | None = None,
         metrics: ResilienceMetrics | None = None,
+        pending_ttl_s: float = PENDING_TTL_S,
     ) -> None:
         self.client = client
         self.registry = registry
@@ -74,7 +75,7 @@ class AgentCaller:
         self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis), metrics=metrics)
         self.bulkhead = bulkhead or Bulkhead(metrics=metrics)
         self.policy = policy or DispatchPolicy()
-        self.pending = PendingCalls(registry.redis)
+        self.pending = PendingCalls(registry.redis, pending_ttl_s)
         self.metrics = metrics
 
     async def status(self, agent: str) -> AgentStatus:
@@ -167,8 +168,8 @@ class AgentCaller:
         task = await self._prepared(agent, manifest.uses if manifest else [], task, pending_key, tenant, user)
         token = self.agent_token(agent, tenant, user)
         result = await self._invoke(agent, task, token, on_delta, on_tool)
-        # Answered, confirmed, cancelled or moved on: without a new question the old one is closed.
-        await self.pending.put(pending_key, result.metadata.get("pending"))
+        # Confirmed or cancelled: closed; asked again or left open: kept, its clock running on; a new one replaces it.
+        await self.pending.settle(pending_key, task.metadata.get("pending"), result.metadata.get("pending"))
         return result
 
     async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:

@@ -24,7 +24,7 @@ from prometheus_client import Histogram
 
 from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
 from meshline.contracts.chat import RouteDecision
-from meshline.contracts.confirmation import answer
+from meshline.contracts.confirmation import Reply, classify
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
@@ -104,7 +104,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         tenant, user = _who(config)
         previous = previous_agent(state["messages"])
         if await answers_open_question(state, config, previous):
-            # "yes" to an agent's question belongs to that agent, however it would route alone.
+            # An answer to an agent's question belongs to that agent, however it would route alone.
             assert previous is not None
             plan = RoutePlan(RouteDecision(agents=[previous], method="sticky", confidence=1.0))
         else:
@@ -116,11 +116,17 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
                 previous=previous,
                 token=deps.issuer.issue(tenant=tenant, user=user, scopes=[LLM_CALL], audience="llm"),
             )
+        # The user moved on to another agent: a question left open elsewhere is closed, so a later
+        # "yes" meant for something else cannot confirm it.
+        thread_key = str(config.get("configurable", {}).get("thread_id", ""))
+        left = [a for a in last_agents(state["messages"]) if a not in plan.decision.agents]
+        await deps.caller.pending.drop([deps.caller.pending.key(thread_key, a) for a in left])
         get_stream_writer()({"type": "route", "route": plan.decision.model_dump()})
         return {"route": plan.decision.model_dump(), "parts": plan.parts}
 
     async def answers_open_question(state: TurnState, config: RunnableConfig, previous: str | None) -> bool:
-        if state.get("pinned") or previous is None or answer(state["message"]) is None:
+        """A reply that reads like an answer (yes, no, or an unclear one), to a question still open."""
+        if state.get("pinned") or previous is None or classify(state["message"]) is Reply.UNRELATED:
             return False
         thread_key = str(config.get("configurable", {}).get("thread_id", ""))
         return await deps.caller.pending.get(deps.caller.pending.key(thread_key, previous)) is not None
@@ -203,6 +209,14 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
 
 async def join(state: TurnState) -> dict[str, Any]:
     return {}
+
+
+def last_agents(messages: list[dict[str, Any]]) -> list[str]:
+    """The agents that answered the thread's previous turn (several after a fan-out)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            return [a for a in str(message.get("agent") or "").split(",") if a]
+    return []
 
 
 def previous_agent(messages: list[dict[str, Any]]) -> str | None:

@@ -1,9 +1,11 @@
 """Side-effecting calls an agent asked the user to confirm, per thread and agent.
 
 Kept in Redis, not in the agent, so that a crash of either process between the question and
-the "yes" loses nothing; they expire so that a forgotten question cannot be confirmed days
-later. While Redis is unreachable they are kept in this process instead, so a confirmation
-asked during an outage can still be answered on the same orchestrator.
+the "yes" loses nothing; they expire after a few minutes (``MESHLINE_ORCHESTRATOR_PENDING_TTL_S``)
+so that a forgotten question cannot be confirmed later, when the user no longer has it in mind.
+The clock runs from the question: turns that leave it open do not extend it. While Redis is
+unreachable they are kept in this process instead, so a confirmation asked during an outage can
+still be answered on the same orchestrator.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from meshline.scoped_keys import join_key
 
 log = logging.getLogger("meshline.orchestrator.pending")
 PENDING_PREFIX = "meshline:pending:"
-PENDING_TTL_S = 3600
+PENDING_TTL_S = 300.0
 
 
 class PendingCalls:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, ttl_s: float = PENDING_TTL_S) -> None:
         self.redis = redis
+        self.ttl_s = ttl_s
         self._local: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (expires at, call)
 
     @staticmethod
@@ -49,10 +52,21 @@ class PendingCalls:
         self._local.pop(key, None)
         try:
             if call:
-                await self.redis.set(key, json.dumps(call), ex=PENDING_TTL_S)
+                await self.redis.set(key, json.dumps(call), px=max(1, round(self.ttl_s * 1000)))
             else:
                 await self.redis.delete(key)
         except REDIS_DOWN as exc:
             log.warning("pending confirmation kept locally: redis unavailable (%s)", exc)
             if call:
-                self._local[key] = (time.time() + PENDING_TTL_S, call)
+                self._local[key] = (time.time() + self.ttl_s, call)
+
+    async def settle(self, key: str, asked: dict[str, Any] | None, left: dict[str, Any] | None) -> None:
+        """After a turn that was handed ``asked``: the agent ``left`` the same question open (its
+        clock keeps running), a new one, or none (answered, cancelled: closed)."""
+        if left is None or left != asked:
+            await self.put(key, left)
+
+    async def drop(self, keys: list[str]) -> None:
+        """Close these questions: the user's turn went to another agent."""
+        for key in keys:
+            await self.put(key, None)

@@ -60,6 +60,13 @@ class OrchestratorSettings(ServiceSettings):
     breaker_half_open_probes: int = Field(default=1, ge=1)
     bulkhead_max_concurrent: int = Field(default=32, ge=1, description="Calls in flight per agent.")
     bulkhead_max_wait_s: float = Field(default=0.5, ge=0, description="Wait for a slot, then 503.")
+    pending_ttl_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a side effect an agent asked the user to confirm stays open, counted from the "
+        "question; then a yes runs nothing (the agent asks again). A turn that goes to another agent closes it.",
+    )
 
     registry_allow_networks: NetworkList = Field(
         default_factory=list,

@@ -16,13 +16,20 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from meshline.agents.assistant.confirmation import PendingCall, last_user_text, question
+from meshline.agents.assistant.confirmation import (
+    PendingCall,
+    last_user_text,
+    new_call_id,
+    question,
+    reask,
+    reminder,
+)
 from meshline.agents.assistant.llm_client import LLMLayer, LLMTurn, TurnAccumulator
 from meshline.agents.assistant.profile import Profile
 from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
 from meshline.contracts import AgentResult, AgentTask, Usage
 from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, ToolCallRecord
-from meshline.contracts.confirmation import answer
+from meshline.contracts.confirmation import Reply, classify
 from meshline.errors import MeshlineError, UpstreamError
 
 MEMORIES_HEADER = "What you know about this user:"
@@ -129,30 +136,44 @@ class AssistantRuntime:
                 )
             )  # fmt: skip
 
-        raw_pending = task.metadata.get("pending")
-        if raw_pending:
+        def own_text(text: str) -> list[AgentDelta]:
+            """Text the agent writes itself, streamed like the model's: the deltas add up to the reply."""
+            return [AgentDelta(text=text)] if stream and text else []
+
+        kept: PendingCall | None = None  # an open question this turn leaves open (the user asked something else)
+        if raw_pending := task.metadata.get("pending"):
             pending = PendingCall.model_validate(raw_pending)
-            decision = answer(last_user_text(task.messages))
-            if decision is False:
-                cancelled = ToolCallRecord(
-                    id=pending.id,
-                    tool=pending.tool,
-                    service=pending.service,
-                    arguments=pending.arguments,
-                    status="error",
-                    error="cancelled by the user",
-                )
-                records.append(cancelled)
-                yield AgentToolEvent(call=records[-1])
-                yield result(CANCELLED)
-                return
-            if decision is True:
+            reply = classify(last_user_text(task.messages))
+            if reply is Reply.YES:
                 key = idempotency_key(task.thread_id, pending.id)
                 record = await self._execute(tools.get(pending.tool), pending.tool, pending.id, pending.arguments, key)
                 records.append(record)
                 yield AgentToolEvent(call=record)
                 messages += tool_messages(pending.id, pending.tool, pending.arguments, record)
-            # Anything else: the user moved on; the unconfirmed call is dropped.
+            elif reply is Reply.UNRELATED:  # a new request: answered as usual, the question stays open
+                kept = pending
+            else:  # no: cancelled; unclear: asked again, nothing runs without a clear yes
+                no = reply is Reply.NO
+                records.append(ToolCallRecord(
+                    id=pending.id, tool=pending.tool, service=pending.service, arguments=pending.arguments,
+                    status="error" if no else "pending_confirmation", error="cancelled by the user" if no else None,
+                ))  # fmt: skip
+                yield AgentToolEvent(call=records[-1])
+                text = CANCELLED if no else reask(pending)
+                for delta in own_text(text):
+                    yield delta
+                yield result(text, None if no else {"pending": pending.model_dump()})
+                return
+
+        def left_open(content: str) -> str:
+            """What follows ``content``: a reminder of the question this turn left open, if any, so
+            the user always sees what a yes would run."""
+            if kept is None:
+                return ""
+            return f"\n\n{reminder(kept)}" if content.strip() else reminder(kept)
+
+        def answered(content: str) -> AgentResultEvent:
+            return result(content + left_open(content), {"pending": kept.model_dump()} if kept else None)
 
         offered = [t.openai_tool() for t in tools.values()]
         for _ in range(self.profile.max_steps):
@@ -167,11 +188,13 @@ class AssistantRuntime:
                 raise UpstreamError("the LLM step produced no answer", code="bad_llm_response")
             usage += turn.usage
             if not turn.tool_calls:
-                yield result(turn.content)
+                for delta in own_text(left_open(turn.content)):  # the model's text has streamed already
+                    yield delta
+                yield answered(turn.content)
                 return
             for call in turn.tool_calls:
                 function = call.get("function") or {}
-                name, call_id = str(function.get("name") or ""), str(call.get("id") or f"call-{len(records)}")
+                name, call_id = str(function.get("name") or ""), new_call_id()
                 try:
                     arguments = parse_arguments(function.get("arguments"))
                 except ValueError as exc:
@@ -183,16 +206,21 @@ class AssistantRuntime:
                         records.append(ToolCallRecord(id=call_id, tool=name, service=tool.service,
                                                       arguments=arguments, status="pending_confirmation"))  # fmt: skip
                         yield AgentToolEvent(call=records[-1])
+                        for delta in own_text(question(pending)):
+                            yield delta
                         yield result(question(pending), {"pending": pending.model_dump()})
                         return
                     record = await self._execute(tool, name, call_id, arguments, None)
                 records.append(record)
                 yield AgentToolEvent(call=record)
                 messages += tool_messages(call_id, name, record.arguments, record)
-        yield result(
+        text = (
             f"I could not finish this within {self.profile.max_steps} steps. "
             "Please try again with a more specific request."
         )
+        for delta in own_text(text + left_open(text)):
+            yield delta
+        yield answered(text)
 
     async def run(self, task: AgentTask) -> AgentResult:
         """The whole answer at once (no streaming from the LLM layer)."""

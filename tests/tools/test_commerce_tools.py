@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from meshline.tools.commerce.models import ORDER_STATES
 
@@ -88,8 +89,47 @@ async def test_return_and_refund_bounded_by_total(commerce: httpx.AsyncClient, a
     assert order["refunded_cents"] == total
 
 
+@pytest.mark.parametrize("status", ["pending", "shipped", "cancelled"])
+async def test_only_delivered_or_returned_orders_are_refunded(
+    commerce: httpx.AsyncClient, auth: Auth, status: str
+) -> None:
+    order = await dev_order(commerce, auth, status)
+    refused = await call(
+        commerce, auth, "issue_refund", {"order_id": order["id"], "amount_cents": 1, "reason": "broken"}, key="p1"
+    )
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["code"] == "not_refundable"
+    assert f"is {status}" in problem["detail"] and "only delivered or returned orders" in problem["detail"]
+    assert (await call(commerce, auth, "get_order", {"order_id": order["id"]})).json()["refunded_cents"] == 0
+
+
+async def test_a_refund_is_at_most_what_remains_and_says_so(commerce: httpx.AsyncClient, auth: Auth) -> None:
+    returned = await dev_order(commerce, auth, "returned")  # seeded refunded in full when it came back
+    assert returned["refunded_cents"] == returned["total_cents"]
+    more = await call(
+        commerce, auth, "issue_refund", {"order_id": returned["id"], "amount_cents": 1, "reason": "again"}, key="m1"
+    )
+    assert more.status_code == 409 and more.json()["code"] == "refund_exceeds_total"  # its status passed
+    assert "at most 0 cents" in more.json()["detail"]
+
+
+@pytest.mark.parametrize("reason", [None, "", "   ", " x ", "x" * 501])
+async def test_a_refund_needs_a_reason(commerce: httpx.AsyncClient, auth: Auth, reason: str | None) -> None:
+    order = await dev_order(commerce, auth, "delivered")
+    args: dict[str, Any] = {"order_id": order["id"], "amount_cents": 100}
+    if reason is not None:
+        args["reason"] = reason
+    refused = await call(commerce, auth, "issue_refund", args, key="no-reason")
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert "reason" in refused.json()["detail"]
+    assert (await call(commerce, auth, "get_order", {"order_id": order["id"]})).json()["refunded_cents"] == 0
+    kept = await call(commerce, auth, "issue_refund", {**args, "reason": "  arrived broken  "}, key="reason")
+    assert kept.status_code == 200 and kept.json()["reason"] == "arrived broken"
+
+
 async def test_idempotency_key_replays_the_first_result(commerce: httpx.AsyncClient, auth: Auth) -> None:
-    order = await dev_order(commerce, auth, "shipped")
+    order = await dev_order(commerce, auth, "delivered")
     args = {"order_id": order["id"], "amount_cents": 100, "reason": "late"}
     first = await call(commerce, auth, "issue_refund", args, key="same")
     second = await call(commerce, auth, "issue_refund", args, key="same")

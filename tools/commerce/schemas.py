@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 OrderId = Field(min_length=1, max_length=32, description="Order id, e.g. ord-00042.")
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]  # blank is none
 
 
 class SearchProducts(BaseModel):
@@ -90,8 +91,8 @@ class ReturnOut(BaseModel):
 
 class IssueRefund(BaseModel):
     order_id: str = OrderId
-    amount_cents: int = Field(gt=0, description="Amount to refund, in cents.")
-    reason: str = Field(min_length=2, max_length=500)
+    amount_cents: int = Field(gt=0, description="Amount to refund, in cents; at most what is not refunded yet.")
+    reason: Reason = Field(description="Why the customer is refunded, in their words (required).")
 
 
 class RefundOut(BaseModel):

@@ -33,6 +33,14 @@ from meshline.tools.commerce.schemas import (
 )
 from meshline.tools.kit import ToolContext, ToolDef, tool
 
+# Only goods the customer has (delivered) or has sent back (returned) are refunded; the others say what to do.
+REFUNDABLE = ("delivered", "returned")
+NOT_REFUNDABLE = {
+    "pending": "only delivered or returned orders can be refunded; this one has not shipped, cancel it instead",
+    "shipped": "only delivered or returned orders can be refunded; this one can be once it is delivered",
+    "cancelled": "only delivered or returned orders can be refunded; a cancelled order has nothing to refund",
+}
+
 
 def _product(p: Product) -> ProductOut:
     return ProductOut(
@@ -170,10 +178,12 @@ async def start_return(args: StartReturn, ctx: ToolContext) -> ReturnOut:
 
 @tool(side_effects=True)
 async def issue_refund(args: IssueRefund, ctx: ToolContext) -> RefundOut:
-    """Refund part or all of an order; the refunds of an order never exceed its total."""
+    """Refund part or all of a delivered or returned order, with the reason; at most what has not
+    been refunded yet. A refusal says why (code and detail), so it can be explained."""
     order = await my_order(ctx, args.order_id)
-    if order.status == "pending":
-        raise Conflict(f"order {order.id} has not shipped: cancel it instead", code="not_refundable")
+    if order.status not in REFUNDABLE:
+        hint = NOT_REFUNDABLE.get(order.status, "only delivered or returned orders can be refunded")
+        raise Conflict(f"order {order.id} is {order.status}: {hint}", code="not_refundable")
     already = await _refunded(ctx.session, order.id)
     remaining = order.total_cents - already
     if args.amount_cents > remaining:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.agents.assistant.tool_loop_harness import Harness
 
-ASK = [{"role": "user", "content": "refund 5.00 on my shipped order"}]
+ASK = [{"role": "user", "content": "refund 5.00 on my delivered order"}]
 
 
 async def dev_order(h: Harness, status: str) -> dict[str, Any]:
@@ -64,7 +64,7 @@ async def test_step_limit_ends_the_loop(harness: Harness) -> None:
 
 
 async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> None:
-    order = await dev_order(harness, "shipped")
+    order = await dev_order(harness, "delivered")
     args = {"order_id": order["id"], "amount_cents": 500, "reason": "late delivery"}
     harness.llm.turns = [[("issue_refund", args)]]
     asked = await harness.invoke(ASK)
