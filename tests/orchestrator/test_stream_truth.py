@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 import meshline
-from meshline.contracts.chat import DeltaEvent, DoneEvent, ResetEvent, StreamEvent
+from meshline.contracts.chat import ChatMessage, DeltaEvent, DoneEvent, ResetEvent
 from meshline.sse import iter_sse
 from meshline.testing.mesh import TestMesh
+from tests.orchestrator.stream_helpers import shown_text
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +27,7 @@ def break_next_stream(mesh: TestMesh) -> None:
     httpx.post(mesh.fake_llm_url.removesuffix("/v1") + "/_break", params={"count": 1}, timeout=5).raise_for_status()
 
 
-def shown_text(events: list[StreamEvent]) -> str:
-    """The text a client shows: deltas appended per agent, a reset discarding that agent's text."""
-    by_agent: dict[str, str] = {}
-    for event in events:
-        if isinstance(event, DeltaEvent):
-            by_agent[event.agent or ""] = by_agent.get(event.agent or "", "") + event.text
-        elif isinstance(event, ResetEvent):
-            by_agent.pop(event.agent, None)
-    return "\n\n".join(t.strip() for t in by_agent.values() if t.strip())
-
-
-def stored_reply(client: meshline.Client, thread_id: str) -> Any:
+def stored_reply(client: meshline.Client, thread_id: str) -> ChatMessage:
     messages = client.threads.get(thread_id).messages
     assert [m.role for m in messages] == ["user", "assistant"]
     return messages[-1]
