@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 import meshline
+from meshline.cli.local_mesh import local_model_url
 from meshline.contracts.chat import DoneEvent, StreamEvent
 from meshline.testing.mesh import TestMesh, run_test_mesh
 from tests.orchestrator.stream_helpers import shown_text
@@ -56,3 +58,12 @@ def test_concurrent_streamed_chats_on_the_bundled_model_all_complete_undegraded(
                 assert shown_text(events) == reply.content == stored.content
                 assert stored.degraded is None and stored.error is None
         assert mesh.provider_requests() == [], "the fake provider stayed idle: the local model answered"
+        # The LLM layer queued them for the server's one slot (nothing refused).
+        local = local_model_url(mesh.specs["local-model"].port)
+        metrics = httpx.get(
+            f"{mesh.specs['llm'].url}/metrics",
+            headers={"authorization": f"Bearer {mesh.secrets.metrics_token}"},
+            timeout=10,
+        ).text
+        assert f'meshline_bulkhead_in_use{{target="{local}"}} 0.0' in metrics
+        assert f'meshline_bulkhead_rejections_total{{target="{local}"}}' not in metrics
