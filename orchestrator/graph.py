@@ -29,6 +29,7 @@ from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.router import RoutePlan, Router
+from meshline.orchestrator.shown_text import ShownText, delta_payload, reset_payload
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
 from meshline.service.scopes import LLM_CALL, MEMORIES_READ, MEMORIES_WRITE
@@ -150,8 +151,16 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
             memories=state.get("memories", []),
         )
 
-        def on_delta(agent: str, text: str) -> None:
-            writer({"type": "delta", "agent": agent, "text": text})
+        shown = ShownText()
+
+        def show(payload: dict[str, Any]) -> None:
+            shown.apply(payload)
+            writer(payload)
+
+        def on_delta(source: str, text: str) -> None:
+            if source != agent and shown.text(agent):  # a fallback answers: the target's partial text is void
+                show(reset_payload(agent, "failed"))
+            show(delta_payload(source, text))
 
         def on_tool(agent: str, call: ToolCallRecord) -> None:
             writer({"type": "tool", "agent": agent, "call": call.model_dump(mode="json")})
@@ -159,6 +168,10 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         result, error = await deps.caller.invoke(
             agent, task, tenant=tenant, user=user, on_delta=on_delta, on_tool=on_tool
         )
+        # What was streamed must end as what is stored: a failed attempt's text, another replica's
+        # restart or a degraded reply nobody saw are put right before compose stores the reply.
+        for payload in shown.reconcile(result.agent, result.content, failed=error is not None):
+            writer(payload)
         # Omit "errors" when there are none: an empty dict would reset a parallel dispatch's.
         update: dict[str, Any] = {"results": [result.model_dump(mode="json")]}
         if error is not None:
@@ -169,8 +182,10 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[str]) -> Comp
         order = {a: i for i, a in enumerate(state["route"]["agents"])}  # parallel dispatches finish in any order
         results = sorted((AgentResult.model_validate(r) for r in state["results"]), key=lambda r: order.get(r.agent, 0))
         reply = "\n\n".join(r.content.strip() for r in results if r.content.strip())
-        agent = ",".join(r.agent for r in results)
-        return {"reply": reply, "messages": [{"role": "assistant", "content": reply, "agent": agent}]}
+        message: dict[str, Any] = {"role": "assistant", "content": reply, "agent": ",".join(r.agent for r in results)}
+        if state.get("errors"):  # a fallback's or a degraded reply: the thread says so, as the response does
+            message["degraded"] = True
+        return {"reply": reply, "messages": [message]}
 
     async def remember(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         # Off the reply's critical path: the memory service queues the write on its stream anyway.

@@ -8,6 +8,7 @@ two concurrent turns on one thread cannot interleave.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,19 +24,22 @@ from meshline.contracts.chat import (
     ChatResponse,
     DeltaEvent,
     DoneEvent,
+    ResetEvent,
     RouteDecision,
     RouteEvent,
     ThreadView,
     ToolEvent,
 )
-from meshline.errors import DeadlineExceeded, NotFound
+from meshline.errors import DeadlineExceeded, MeshlineError, NotFound
 from meshline.orchestrator.graph import new_turn_input
 from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.registry import ServiceRegistry
+from meshline.orchestrator.shown_text import ShownText
 from meshline.orchestrator.thread_locks import ThreadLocks
 from meshline.service.context import current_context
 
-TurnEvent = RouteEvent | DeltaEvent | ToolEvent | DoneEvent
+log = logging.getLogger("meshline.orchestrator.turns")
+TurnEvent = RouteEvent | DeltaEvent | ResetEvent | ToolEvent | DoneEvent
 
 
 class TurnRunner:
@@ -80,6 +84,7 @@ class TurnRunner:
             if not existing.values:
                 turn_input["messages"] = [m.model_dump(exclude_none=True) for m in seed] + turn_input["messages"]
         final: dict[str, Any] = {}
+        shown = ShownText()
         async with self.locks.hold(config["configurable"]["thread_id"], budget):
             try:
                 async with asyncio.timeout(max(0.0, ctx.deadline - time.time())):
@@ -89,12 +94,32 @@ class TurnRunner:
                         turn_input, config, stream_mode=["custom", "values"], durability="exit"
                     ):
                         if mode == "custom":
+                            shown.apply(cast(dict[str, Any], payload))
                             yield self._event(thread_id, cast(dict[str, Any], payload))
                         else:
                             final = cast(dict[str, Any], payload)
             except TimeoutError as exc:
-                raise DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout") from exc
+                error = DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout")
+                await self._record_failure(config, shown, error.code)
+                raise error from exc
+            except Exception as exc:
+                await self._record_failure(config, shown, exc.code if isinstance(exc, MeshlineError) else None)
+                raise
         yield DoneEvent(response=self._response(thread_id, final))
+
+    async def _record_failure(self, config: RunnableConfig, shown: ShownText, code: str | None) -> None:
+        """A turn that failed before it was answered (its stream ends with an ``error`` event) is
+        stored as what the stream showed, marked with the failure, and never as text nobody saw."""
+        message = {"role": "assistant", "content": shown.joined(), "error": code or MeshlineError.code}
+        agents = [agent for agent in shown.by_agent if agent]
+        if agents:
+            message["agent"] = ",".join(agents)
+        try:
+            # As the last node: the thread's next turn starts afresh instead of resuming this one.
+            update = {"messages": [message], "reply": message["content"]}
+            await self.graph.aupdate_state(config, update, as_node="remember")
+        except Exception as exc:  # the turn's own error is what the caller gets
+            log.warning("the failed turn could not be recorded: %s", exc)
 
     @staticmethod
     async def collect(events: AsyncIterator[TurnEvent]) -> ChatResponse:
@@ -110,6 +135,8 @@ class TurnRunner:
             return RouteEvent(thread_id=thread_id, route=RouteDecision.model_validate(payload["route"]))
         if kind == "tool":
             return ToolEvent(call=ToolCallRecord.model_validate(payload["call"]), agent=payload.get("agent"))
+        if kind == "reset":
+            return ResetEvent(agent=payload["agent"], reason=payload["reason"])
         return DeltaEvent(text=payload["text"], agent=payload.get("agent"))
 
     def _response(self, thread_id: str, state: dict[str, Any]) -> ChatResponse:

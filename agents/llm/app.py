@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from meshline.agents.llm.admin_routes import router as admin_router
 from meshline.agents.llm.config import load_config
+from meshline.agents.llm.endpoint_slots import EndpointSlots
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.health import Cooldowns, HealthWindows, RollbackThresholds
 from meshline.agents.llm.model_registry import ModelRegistryStore
@@ -63,6 +64,7 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
             background=background,
             timeout_s=settings.request_timeout_s,
             num_retries=settings.num_retries,
+            slots=EndpointSlots(settings.endpoint_limits, settings.endpoint_queue_s, app.state.resilience_metrics),
         )
         registry, _ = await store.change(
             lambda r: seed(r, config) or False,

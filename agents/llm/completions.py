@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from meshline.agents.llm import ledger, response_cache
 from meshline.agents.llm.config import TenantLimits
+from meshline.agents.llm.endpoint_slots import Slot
 from meshline.agents.llm.gateway import Attempt, ModelGateway, Outcome
 from meshline.agents.llm.provider_errors import provider_error
 from meshline.errors import DeadlineExceeded, MeshlineError, UpstreamError
@@ -65,6 +66,20 @@ class CompletionJob:
     instance: str
     now: float = field(default_factory=time.time)
     cache_key: str | None = None
+
+
+async def _take_slot(gateway: ModelGateway, job: CompletionJob, attempt: Attempt) -> tuple[Slot | None, dict[str, Any]]:
+    """Queue for the endpoint's slot when it has a limit; the call's params then get a timeout
+    counted from now (the wait spent part of the request's deadline)."""
+    budget = float(job.params.get("timeout") or 0) or None
+    slot = await gateway.slots.take(attempt.version, budget or gateway.slots.queue_s)
+    if slot is None or budget is None:
+        return slot, job.params
+    try:
+        return slot, {**job.params, "timeout": call_timeout(budget)}
+    except DeadlineExceeded:
+        slot.release()
+        raise
 
 
 async def _preflight(redis: Redis, job: CompletionJob) -> dict[str, Any] | None:
@@ -146,11 +161,16 @@ async def complete(gateway: ModelGateway, redis: Redis, job: CompletionJob) -> J
 
     async def call(attempt: Attempt) -> Any:
         assert gateway.router is not None
-        return await gateway.router.acompletion(
-            model=attempt.group,
-            messages=gateway.messages_for(attempt, job.messages),  # type: ignore[arg-type]
-            **job.params,
-        )
+        slot, params = await _take_slot(gateway, job, attempt)
+        try:
+            return await gateway.router.acompletion(
+                model=attempt.group,
+                messages=gateway.messages_for(attempt, job.messages),  # type: ignore[arg-type]
+                **params,
+            )
+        finally:
+            if slot is not None:
+                slot.release()
 
     response, outcome = await gateway.run(job.chain, call)
     if not isinstance(response, ModelResponse):
@@ -158,6 +178,15 @@ async def complete(gateway: ModelGateway, redis: Redis, job: CompletionJob) -> J
     body: dict[str, Any] = response.model_dump(mode="json")  # type: ignore[no-untyped-call]
     await _record(gateway, redis, job, outcome, getattr(response, "usage", None), body)
     return JSONResponse(body, headers=_headers(outcome, cache_state))
+
+
+@dataclass(frozen=True)
+class OpenedStream:
+    """A provider stream with its first chunk, and the endpoint slot it holds until it ends."""
+
+    stream: Any
+    first: Any
+    slot: Slot | None
 
 
 def _chunk_event(chunk: Any) -> bytes:
@@ -185,8 +214,9 @@ async def _close(stream: Any) -> None:
 
 
 async def _relay(
-    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, stream: Any, first: Any
+    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, opened: OpenedStream
 ) -> AsyncIterator[bytes]:
+    stream, first = opened.stream, opened.first
     usage: Any = None
     try:
         if first is not None:
@@ -199,6 +229,8 @@ async def _relay(
         yield _error_event(job.alias, exc, job.instance)
         return
     finally:
+        if opened.slot is not None:  # the endpoint is free for the next call once the stream ends
+            opened.slot.release()
         await _close(stream)
         await _record(gateway, redis, job, outcome, usage, None)
     yield encode_sse("[DONE]")
@@ -210,23 +242,26 @@ async def open_stream(gateway: ModelGateway, redis: Redis, job: CompletionJob) -
     gateway.metrics.cache.labels(job.cache).inc()
     options = {**(job.params.pop("stream_options", None) or {}), "include_usage": True}
 
-    async def call(attempt: Attempt) -> tuple[Any, Any]:
+    async def call(attempt: Attempt) -> OpenedStream:
         assert gateway.router is not None
         stream: Any = None
+        slot, params = await _take_slot(gateway, job, attempt)
         try:
             stream = await gateway.router.acompletion(
                 model=attempt.group,
                 messages=gateway.messages_for(attempt, job.messages),  # type: ignore[arg-type]
                 stream=True,
                 stream_options=options,
-                **job.params,
+                **params,
             )
-            return stream, await anext(aiter(stream), None)
-        except Exception:
+            return OpenedStream(stream, await anext(aiter(stream), None), slot)
+        except BaseException:
+            if slot is not None:
+                slot.release()
             if stream is not None:
                 await _close(stream)
             raise
 
-    (stream, first), outcome = await gateway.run(job.chain, call)
-    relay = _relay(gateway, redis, job, outcome, stream, first)
+    opened, outcome = await gateway.run(job.chain, call)
+    relay = _relay(gateway, redis, job, outcome, opened)
     return StreamingResponse(relay, media_type=SSE_MEDIA_TYPE, headers={**STREAM_HEADERS, **_headers(outcome, "skip")})

@@ -22,6 +22,7 @@ import litellm
 from litellm.router import Router
 
 from meshline.agents.llm.config import LlmConfig
+from meshline.agents.llm.endpoint_slots import EndpointSlots, is_busy
 from meshline.agents.llm.health import Cooldowns, HealthWindows
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.provider_errors import provider_error
@@ -84,8 +85,10 @@ class ModelGateway:
         background: BackgroundTasks,
         timeout_s: float,
         num_retries: int,
+        slots: EndpointSlots | None = None,
     ) -> None:
         self.config, self.store, self.health, self.cooldowns = config, store, health, cooldowns
+        self.slots = slots or EndpointSlots({}, queue_s=1.0)
         self.keys = keys
         self.metrics, self.background = metrics, background
         self._timeout_s, self._num_retries = timeout_s, num_retries
@@ -155,6 +158,10 @@ class ModelGateway:
                 error = provider_error(exc)
                 if error is None:
                     raise
+                if is_busy(error):  # the endpoint's queue is full: capacity, not the version's fault
+                    self.metrics.fallbacks.labels(attempt.alias, error.code).inc()
+                    last = error
+                    continue
                 if isinstance(error, BadRequest):
                     if error.code != "context_window_exceeded" or context_switched:
                         raise error from exc

@@ -13,9 +13,13 @@ from meshline.resilience.client import ServiceClient
 PROBE_TIMEOUT_S = 2.0
 
 
-async def _probe(client: ServiceClient, deployment: DeploymentSpec, key: str | None) -> bool:
+async def _probe(client: ServiceClient, gateway: ModelGateway, deployment: DeploymentSpec, key: str | None) -> bool:
     if not deployment.api_base:
         return True  # a hosted provider (OpenAI, Anthropic...): nothing of ours to probe
+    if gateway.slots.in_use(deployment.api_base):
+        # Busy with our own calls: a one-at-a-time server (llama-cpp-python's) would answer the probe
+        # only after them. Those calls' own timeouts and cooldowns judge a server that hangs.
+        return True
     try:
         response = await client.request(
             "GET", f"{deployment.api_base.rstrip('/')}/models", token=key, timeout_s=PROBE_TIMEOUT_S
@@ -31,7 +35,7 @@ async def probe_default_alias(client: ServiceClient, gateway: ModelGateway) -> N
     stable = state.versions[state.stable]
     deployments = stable.deployments
     keys = [gateway.keys.resolve(DEFAULT_ALIAS, stable, i) for i in range(len(deployments))]
-    results = await asyncio.gather(*(_probe(client, d, k) for d, k in zip(deployments, keys, strict=True)))
+    results = await asyncio.gather(*(_probe(client, gateway, d, k) for d, k in zip(deployments, keys, strict=True)))
     if not any(results):
         bases = ", ".join(d.api_base or d.model for d in deployments)
         raise ServiceUnavailable(f"no deployment of the {DEFAULT_ALIAS!r} alias answers ({bases})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -43,3 +44,17 @@ class LlmSettings(ServiceSettings):
     cooldown_failures: int = Field(default=3, ge=1, description="Failures in the window that cool a group down.")
     cooldown_window_s: float = Field(default=30.0, gt=0)
     cooldown_s: float = Field(default=15.0, gt=0, description="How long a cooled-down group is skipped.")
+    endpoint_limits: dict[str, Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=dict,
+        description="JSON object: a deployment's api_base -> how many calls this process sends it at once; the "
+        "others queue here in arrival order (a stream holds its slot until it ends). For servers that generate "
+        "one request at a time, such as the bundled llama-cpp-python server (`meshline up` sets it to 1). It "
+        "applies to versions whose deployments all share that api_base.",
+    )
+    endpoint_queue_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="How long a call waits for a slot of a limited endpoint (cut shorter by the request's "
+        "deadline) before a 503 `bulkhead_full` with Retry-After.",
+    )

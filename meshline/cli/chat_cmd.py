@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from meshline.cli.client_options import KeyOption, UrlOption, describe, fail, open_client
-from meshline.contracts.chat import ChatResponse, DeltaEvent, DoneEvent, ToolEvent
+from meshline.contracts.chat import ChatResponse, DeltaEvent, DoneEvent, ResetEvent, ToolEvent
 from meshline.sdk import Client, MeshlineAPIError
 
 EXIT_WORDS = frozenset({"exit", "quit", "/exit", "/quit"})
@@ -32,6 +32,13 @@ def run_turn(client: Client, message: str, *, thread: str | None, agent: str | N
         if isinstance(event, DeltaEvent) and event.text:
             typer.echo(event.text, nl=False)
             printed = True
+        elif isinstance(event, ResetEvent):
+            # A terminal cannot take printed text back: say that what follows replaces it.
+            if printed:
+                typer.echo()
+            why = "could not finish" if event.reason == "failed" else "answered differently"
+            _note(f"· {event.agent} {why}: the text above does not count, the reply follows")
+            printed = False
         elif isinstance(event, ToolEvent):
             _note(f"· {event.agent or 'agent'} called {event.call.tool} ({event.call.status})")
         elif isinstance(event, DoneEvent):

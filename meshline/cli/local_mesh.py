@@ -108,22 +108,55 @@ DEFAULT_PORTS = {
 }
 
 
+# llama-cpp-python's server generates for one request at a time (a lock around the model); by
+# default a new request interrupts the stream being generated, so concurrent chats broke each
+# other. With interrupts off the others wait their turn. The LLM layer sends it at most
+# LOCAL_MODEL_SLOTS calls at once and queues the rest itself (MESHLINE_LLM_ENDPOINT_LIMITS), so
+# waiting happens where the request's deadline and order are known; uvicorn's own limit is a
+# backstop above that (it counts idle keep-alive connections too) and answers 503 past it.
+LOCAL_MODEL_SLOTS = 1
+LOCAL_MODEL_MAX_CONNECTIONS = 8
+# How long a call may queue in the LLM layer for the local model: a few turns' worth (~17
+# tokens/s); a request's own deadline cuts it shorter.
+LOCAL_MODEL_QUEUE_S = 90.0
+
+
+def local_model_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/v1"
+
+
 def local_model_spec(port: int, api_key: str) -> ProcessSpec:
     """llama-cpp-python's server on 127.0.0.1, refusing any request without ``api_key``.
 
-    The key goes in the environment (llama_cpp.server's settings read ``API_KEY``), not the
-    command line, which any local user can read in the process list.
+    Run as uvicorn's ``--factory`` of ``llama_cpp.server.app:create_app`` (its own ``__main__``
+    has no connection limit); the server's settings come from the environment, which its
+    ``Settings`` reads. The key goes there too, not on the command line, which any local user
+    can read in the process list.
     """
     if importlib.util.find_spec("llama_cpp") is None:
         raise RuntimeError("llama-cpp-python is not installed: install meshline[local]")
     argv = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(local_model_path()),
-        "--model_alias", "smollm2",
+        sys.executable, "-m", "uvicorn", "--factory", "llama_cpp.server.app:create_app",
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "4096", "--n_threads", "2",
+        "--limit-concurrency", str(LOCAL_MODEL_MAX_CONNECTIONS), "--no-access-log",
     ]  # fmt: skip
-    return ProcessSpec("local-model", argv, port, ready_path="/v1/models", env={"API_KEY": api_key}, ready_key=api_key)
+    env = {
+        "MODEL": str(local_model_path()),
+        "MODEL_ALIAS": "smollm2",
+        "N_CTX": "4096",
+        "N_THREADS": "2",
+        "INTERRUPT_REQUESTS": "false",
+        "API_KEY": api_key,
+    }
+    return ProcessSpec("local-model", argv, port, ready_path="/v1/models", env=env, ready_key=api_key)
+
+
+def local_model_limits(port: int) -> dict[str, str]:
+    """The LLM layer's settings that size its queue for the bundled model server."""
+    return {
+        "MESHLINE_LLM_ENDPOINT_LIMITS": json.dumps({local_model_url(port): LOCAL_MODEL_SLOTS}),
+        "MESHLINE_LLM_ENDPOINT_QUEUE_S": str(LOCAL_MODEL_QUEUE_S),
+    }
 
 
 def service_specs(
@@ -171,7 +204,15 @@ def service_specs(
     specs = [
         spec("memory", "meshline.memory", "MESHLINE_MEMORY_PORT"),
         # The bundled model's key: meshline.yaml's local deployments read it from this variable.
-        spec("llm", "meshline.agents.llm", "MESHLINE_LLM_PORT", env={LOCAL_MODEL_KEY_VAR: secrets.local_model_key}),
+        spec(
+            "llm",
+            "meshline.agents.llm",
+            "MESHLINE_LLM_PORT",
+            env={
+                LOCAL_MODEL_KEY_VAR: secrets.local_model_key,
+                **(local_model_limits(port["local-model"]) if use_local_model else {}),
+            },
+        ),
     ]
     for name, module, port_var in TOOL_SERVICES:
         specs.append(spec(name, module, port_var, register=True))

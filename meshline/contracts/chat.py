@@ -20,6 +20,16 @@ class ChatMessage(BaseModel):
     content: str = ""
     name: str | None = None
     agent: str | None = None
+    degraded: bool | None = Field(
+        default=None,
+        description="On an assistant message: some agent could not answer, and this text is its fallback's "
+        "or an honest degraded reply (as ChatResponse.degraded). The text is what the stream showed.",
+    )
+    error: str | None = Field(
+        default=None,
+        description="On an assistant message: the code of the failure that ended the turn before it was "
+        "answered (its stream ended with an `error` event); the text is what the stream had shown.",
+    )
 
 
 class ChatRequest(BaseModel):
@@ -80,6 +90,22 @@ class ToolEvent(BaseModel):
     agent: str | None = None
 
 
+class ResetEvent(BaseModel):
+    """Discard the text shown so far for ``agent``: the attempt that streamed it does not answer.
+
+    Sent when an agent's call fails after streaming some text (before its fallback's text, or
+    before the degraded reply), or when the text an agent streamed is not the answer it gave
+    (another replica answered, a question replaced it). Text for that agent that follows
+    replaces what was discarded, so the stream's text always ends as the thread stores it.
+    """
+
+    type: Literal["reset"] = "reset"
+    agent: str
+    reason: Literal["failed", "replaced"] = Field(
+        description="`failed`: the agent's call failed; `replaced`: its answer differs from what it streamed."
+    )
+
+
 class DoneEvent(BaseModel):
     type: Literal["done"] = "done"
     response: ChatResponse
@@ -90,4 +116,6 @@ class ErrorEvent(BaseModel):
     problem: ProblemDetails
 
 
-StreamEvent = Annotated[RouteEvent | DeltaEvent | ToolEvent | DoneEvent | ErrorEvent, Field(discriminator="type")]
+StreamEvent = Annotated[
+    RouteEvent | DeltaEvent | ResetEvent | ToolEvent | DoneEvent | ErrorEvent, Field(discriminator="type")
+]

@@ -19,7 +19,7 @@ CONNECT_TIMEOUT_S = 5.0
 # The server enforces a turn's deadline; the client waits a little longer so that it receives
 # the server's own deadline error rather than cutting the connection first.
 DEADLINE_GRACE_S = 10.0
-EVENT_TYPES = frozenset({"route", "delta", "tool", "done", "error"})
+EVENT_TYPES = frozenset({"route", "delta", "reset", "tool", "done", "error"})
 STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 M = TypeVar("M", bound=BaseModel)
 

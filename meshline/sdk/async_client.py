@@ -101,6 +101,10 @@ class AsyncClient:
     ) -> AsyncIterator[StreamEvent]:
         """Send one message and yield typed events as they come: route, delta, tool, then done.
 
+        A ``reset`` event says to discard the text shown so far for its agent (the attempt that
+        streamed it did not answer); the deltas after it are the answer. Joined that way, the
+        deltas are the done event's ``response.content``.
+
         The request is sent when iteration starts. An ``error`` event raises the matching
         :class:`~meshline.sdk.errors.MeshlineAPIError` instead of being yielded.
         """

@@ -62,6 +62,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app = FastAPI(title="fake openai")
     app.state.requests = []
     app.state.fail_next = 0
+    app.state.break_next = 0  # streams to cut off half-way (see /_break)
     app.state.behaviour = {}  # model -> scripted outage (see /_behave)
     app.state.hanging = 0  # requests held by a scripted hang whose caller has not hung up yet
 
@@ -77,6 +78,12 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     async def fail(count: int = 1) -> dict[str, int]:
         app.state.fail_next = count
         return {"fail_next": count}
+
+    @app.post("/_break")
+    async def break_streams(count: int = 1) -> dict[str, int]:
+        """The next ``count`` streamed completions send half their text, then drop the connection."""
+        app.state.break_next = count
+        return {"break_next": count}
 
     @app.get("/_hanging")
     async def hanging() -> dict[str, int]:
@@ -187,9 +194,15 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
                 }
             )
 
+        cut = app.state.break_next > 0
+        if cut:
+            app.state.break_next -= 1
+
         async def events() -> AsyncIterator[bytes]:
             words = text.split(" ")
             for i in range(0, len(words), chunk_words):
+                if cut and i >= len(words) // 2:
+                    raise ConnectionAbortedError("scripted: the stream breaks half-way")
                 piece = " ".join(words[i : i + chunk_words]) + (" " if i + chunk_words < len(words) else "")
                 chunk = {
                     "id": cid,

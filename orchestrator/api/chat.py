@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from meshline.contracts.chat import ChatRequest, ChatResponse, ErrorEvent
-from meshline.errors import PayloadTooLarge
+from meshline.errors import MeshlineError, PayloadTooLarge
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
+from meshline.service.problems import problem_for
 from meshline.sse import encode_sse
 
 router = APIRouter(tags=["chat"])
@@ -33,6 +34,11 @@ def encode_event(event: TurnEvent | ErrorEvent) -> list[bytes]:
     return [encode_sse(event.model_dump_json(exclude_none=True), event.type)]
 
 
+def encode_error(error: MeshlineError) -> bytes:
+    """The stream's last event when the turn fails: ``{"type": "error", "problem": {...}}``."""
+    return encode_event(ErrorEvent(problem=problem_for(error)))[0]
+
+
 @router.post("/v1/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def chat(body: ChatRequest, request: Request, principal: ChatPrincipal) -> ChatResponse | StreamingResponse:
     """One chat turn. Omit ``thread_id`` to start a thread; the reply names it."""
@@ -42,4 +48,4 @@ async def chat(body: ChatRequest, request: Request, principal: ChatPrincipal) ->
     events = runner.stream(actor, body.message, thread_id=body.thread_id, agent=body.agent, timeout_s=body.timeout_s)
     if not body.stream:
         return await runner.collect(events)
-    return await sse_response(events, encode_event, {})
+    return await sse_response(events, encode_event, encode_error, {})

@@ -15,14 +15,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshline.contracts.chat import ChatMessage, ChatResponse, DeltaEvent, DoneEvent
-from meshline.errors import BadRequest, NotFound
+from meshline.contracts.chat import ChatMessage, ChatResponse, DeltaEvent, DoneEvent, ResetEvent
+from meshline.errors import BadRequest, MeshlineError, NotFound
 from meshline.orchestrator.api.chat import check_message_size
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
+from meshline.service.problems import problem_for
 from meshline.sse import encode_sse
 
 router = APIRouter(tags=["openai"])
@@ -79,6 +80,13 @@ def chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None
     return encode_sse(json.dumps(body))
 
 
+def error_chunk(error: MeshlineError) -> bytes:
+    """A failed turn's last event: OpenAI clients raise on data holding an ``error`` object."""
+    body = problem_for(error).model_dump(mode="json", exclude_none=True)
+    body["error"] = {"message": error.detail, "type": error.code, "code": error.code, "retryable": error.retryable}
+    return encode_sse(json.dumps(body), event="error")
+
+
 @router.post("/v1/chat/completions", response_model=None)
 async def completions(
     body: CompletionRequest, request: Request, principal: Annotated[Principal, Depends(require_scope("chat"))]
@@ -101,10 +109,18 @@ async def completions(
     def encode(event: TurnEvent) -> list[bytes]:
         if isinstance(event, DeltaEvent):
             return [chunk(cid, body.model, {"role": "assistant", "content": event.text})]
+        if isinstance(event, ResetEvent):
+            # OpenAI's format cannot take text back: the extension tells a client that knows it to
+            # discard what it has shown; the final chunk's `meshline.degraded` says a stand-in answered.
+            return [chunk(cid, body.model, {}, meshline={"reset": event.model_dump()})]
         if isinstance(event, DoneEvent):
-            meta = {"thread_id": event.response.thread_id, "route": event.response.route.model_dump()}
+            meta = {
+                "thread_id": event.response.thread_id,
+                "route": event.response.route.model_dump(),
+                "degraded": event.response.degraded,
+            }
             usage = event.response.usage.model_dump()
             return [chunk(cid, body.model, {}, "stop", usage=usage, meshline=meta), b"data: [DONE]\n\n"]
         return []
 
-    return await sse_response(events, encode, {})
+    return await sse_response(events, encode, error_chunk, {})

@@ -1,4 +1,9 @@
-"""Turning a stream of turn events into an SSE response, with errors as ``error`` events."""
+"""Turning a stream of turn events into an SSE response, with errors as ``error`` events.
+
+A turn that fails after its response has started cannot change the HTTP status, so the stream
+ends with an ``error`` event instead (its shape is the endpoint's: Meshline's ``ErrorEvent`` on
+``/v1/chat``, an OpenAI error object on ``/v1/chat/completions``) and never just stops.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from fastapi.responses import StreamingResponse
 
 from meshline.errors import MeshlineError
 from meshline.orchestrator.turns import TurnEvent
-from meshline.service.problems import problem_for
-from meshline.sse import SSE_MEDIA_TYPE, encode_sse
+from meshline.sse import SSE_MEDIA_TYPE
 
 log = logging.getLogger("meshline.orchestrator.stream")
 Encoder = Callable[[TurnEvent], list[bytes]]
+ErrorEncoder = Callable[[MeshlineError], bytes]
 
 
-async def sse_response(events: AsyncIterator[TurnEvent], encode: Encoder, headers: dict[str, str]) -> StreamingResponse:
+async def sse_response(
+    events: AsyncIterator[TurnEvent], encode: Encoder, encode_error: ErrorEncoder, headers: dict[str, str]
+) -> StreamingResponse:
     """Pull the first event before answering, so early failures become plain problem+json responses."""
     first = await anext(events)
 
@@ -28,11 +35,10 @@ async def sse_response(events: AsyncIterator[TurnEvent], encode: Encoder, header
                 for chunk in encode(event):
                     yield chunk
         except MeshlineError as exc:
-            yield encode_sse(problem_for(exc).model_dump_json(exclude_none=True), "error")
+            yield encode_error(exc)
         except Exception:
             log.exception("stream failed")
-            error = MeshlineError("the turn failed unexpectedly")
-            yield encode_sse(problem_for(error).model_dump_json(exclude_none=True), "error")
+            yield encode_error(MeshlineError("the turn failed unexpectedly"))
 
     return StreamingResponse(
         body(), media_type=SSE_MEDIA_TYPE, headers={"cache-control": "no-cache", "x-accel-buffering": "no", **headers}

@@ -22,6 +22,7 @@ from meshline.contracts.chat import (
     DeltaEvent,
     DoneEvent,
     ErrorEvent,
+    ResetEvent,
     RouteDecision,
     RouteEvent,
     ThreadView,
@@ -83,6 +84,9 @@ def create_standin() -> FastAPI:
                 )
                 yield encode_sse(ErrorEvent(problem=failure).model_dump_json(), "error")
                 return
+            if body.message == "redo":  # an attempt that breaks off, then the answer that counts
+                yield encode_sse(DeltaEvent(text="Half a", agent="general").model_dump_json(), "delta")
+                yield encode_sse(ResetEvent(agent="general", reason="failed").model_dump_json(), "reset")
             for word in words:
                 yield encode_sse(DeltaEvent(text=word, agent="general").model_dump_json(), "delta")
             if body.message != "cut":

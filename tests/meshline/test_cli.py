@@ -44,6 +44,13 @@ def test_chat_streams_the_answer_to_stdout_and_the_route_to_stderr(runner: CliRu
     assert "thread t-new" in result.stderr
 
 
+def test_chat_says_that_text_before_a_reset_does_not_count(runner: CliRunner, url: str) -> None:
+    result = runner.invoke(build_app(), ["chat", "redo", "--url", url, "--key", GOOD_KEY])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Half a\nHello redo\n"
+    assert "general could not finish: the text above does not count" in result.stderr
+
+
 def test_interactive_chat_keeps_the_thread_until_exit(runner: CliRunner, url: str) -> None:
     result = runner.invoke(
         build_app(), ["chat", "--url", url, "--key", GOOD_KEY, "--thread", "t-7"], input="first\n\nsecond\nexit\n"

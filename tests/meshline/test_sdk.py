@@ -20,6 +20,7 @@ from meshline.sdk import (
     InvalidRequestError,
     MeshlineAPIError,
     NotFoundError,
+    ResetEvent,
     RouteEvent,
     ServiceUnavailableError,
     discover,
@@ -65,6 +66,16 @@ def test_stream_yields_typed_events_in_order(client: Client) -> None:
     done = events[-1]
     assert isinstance(done, DoneEvent)
     assert done.response.thread_id == "t-new"
+
+
+def test_stream_yields_a_reset_and_the_text_after_it_is_the_reply(client: Client) -> None:
+    events = list(client.stream("redo"))
+    resets = [e for e in events if isinstance(e, ResetEvent)]
+    assert [(r.agent, r.reason) for r in resets] == [("general", "failed")]
+    after = events[events.index(resets[0]) :]
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert "".join(e.text for e in after if isinstance(e, DeltaEvent)) == done.response.content == "Hello redo"
 
 
 def test_error_event_in_a_stream_raises_the_matching_error(client: Client) -> None:
