@@ -18,6 +18,7 @@ from meshline.memory.embeddings import LocalEmbedder
 from meshline.memory.ingestion import IngestWorker
 from meshline.memory.knowledge import KnowledgeStore
 from meshline.memory.lexical import LexicalIndexes
+from meshline.memory.parse_pool import ParsePool, sandbox_limits
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import TenantCollections, open_chroma_client
 from meshline.testing.redis_process import free_port
@@ -63,11 +64,14 @@ async def test_a_crashed_worker_s_job_completes_with_every_document_exactly_once
 
     redis = aioredis.Redis.from_url(memory_settings.mesh.redis_url, decode_responses=True)
     lexical = LexicalIndexes(knowledge, redis)
-    crashing = CrashBeforeAck(redis, knowledge, lexical, embedder, queue_only, consumer="crashing")
+    parser = ParsePool(sandbox_limits(queue_only))
+    await parser.start()
+    crashing = CrashBeforeAck(redis, knowledge, lexical, embedder, queue_only, parser, consumer="crashing")
     await crashing.ensure_group()
     await crashing.process(await crashing.read())  # batch 1: stored and acknowledged
     with pytest.raises(RuntimeError):
         await crashing.process(await crashing.read())  # batch 2: stored and counted, never acknowledged
+    await parser.close()
     # Another consumer takes batch 3 and dies without doing anything.
     await redis.xreadgroup(queue_only.ingest_group, "vanished", {queue_only.ingest_stream_key: ">"}, count=10)
     assert (await redis.xpending(queue_only.ingest_stream_key, queue_only.ingest_group))["pending"] == 20
