@@ -28,6 +28,7 @@ FORMAT_BY_SUFFIX: dict[str, DocumentFormat] = {
     ".htm": "html",
     ".pdf": "pdf",
 }
+MAX_TITLE_CHARS = 500  # as DocumentIn.title: a found title starts every chunk
 MAX_HEADING_INDENT = 3
 MAX_HEADING_LEVEL = 6
 _SKIPPED_TAGS = {"script", "style", "noscript", "template"}
@@ -116,6 +117,11 @@ def _pdf_text(data: bytes, limits: DecodeLimits) -> tuple[str, str]:
             pages: list[str] = []
             size = 0
             for page in reader.pages:
+                # Decode the content stream first: extract_text turns a stream stopped at a
+                # decoding cap into an empty page, which would hide why the document failed.
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
                 pages.append(page.extract_text() or "")
                 size += len(pages[-1])
                 if size > limits.max_chars:
@@ -189,6 +195,7 @@ def decode(
             title, text = (markdown_title(content) if fmt == "markdown" else ""), content
     if len(text) > limits.max_chars:
         raise DocumentError(f"the document's text exceeds the limit of {limits.max_chars} characters")
+    title = " ".join(title.split())[:MAX_TITLE_CHARS]
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
     if not text:

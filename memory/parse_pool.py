@@ -23,6 +23,7 @@ happens in the worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -101,8 +102,12 @@ class ParsePool:
         self._workers.add(process)
         return process
 
-    async def _retire(self, process: asyncio.subprocess.Process) -> int | None:
-        """Kill (if still running) and reap a worker; returns its exit status."""
+    async def _retire(self, process: asyncio.subprocess.Process, *, grace_s: float = 0.0) -> int | None:
+        """Reap a worker, killing it if it has not exited within ``grace_s``; returns its exit status."""
+        if grace_s:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_s):
+                    await process.wait()
         if process.returncode is None:
             process.kill()
         try:
@@ -141,7 +146,8 @@ class ParsePool:
         except TimeoutError:
             return ParseReply(error=f"parsing took longer than the wall-clock limit of {self.wall_s:g} s")
         except (asyncio.IncompleteReadError, ConnectionError):
-            return ParseReply(error=self._death_reason(await self._retire(process)))
+            # Its pipe closed: it is exiting, so wait for its own status before killing it.
+            return ParseReply(error=self._death_reason(await self._retire(process, grace_s=EXIT_WAIT_S)))
         try:
             return ParseReply.model_validate_json(raw)
         except ValidationError:
