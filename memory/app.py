@@ -27,11 +27,15 @@ from meshline.service.app import add_readiness_check, create_service_app
 REDIS_SOCKET_MARGIN_S = 5.0
 
 
-def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: MemorySettings | None = None, *, embedder: Embedder | None = None, parse_target: str | None = None
+) -> FastAPI:
     """Build the memory service.
 
     ``embedder``: an already loaded embedder to use (and not close), e.g. one shared by tests;
     by default the lifespan loads the configured model once and releases it on shutdown.
+    ``parse_target``: ``module:function`` the parse sandbox runs instead of the real parser
+    (tests, to stand for a parser that misbehaves).
     """
     settings = settings or MemorySettings()
 
@@ -51,7 +55,9 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
         )
         worker = MemoryWorker(redis, store, model, settings)
         lexical = LexicalIndexes(knowledge, redis)
-        parser = ParsePool(sandbox_limits(settings), size=settings.parse_workers, wall_s=settings.parse_wall_s)
+        parser = ParsePool(
+            sandbox_limits(settings), size=settings.parse_workers, wall_s=settings.parse_wall_s, target=parse_target
+        )
         if settings.worker_enabled:
             await parser.start()
         ingester = IngestWorker(redis, knowledge, lexical, model, settings, parser)
