@@ -211,8 +211,13 @@ class IngestWorker(StreamConsumer):
     async def process(self, entries: list[Entry]) -> None:
         """Decode every document in the sandbox, then store the batch; if the store refuses it,
         store one document at a time so one bad document cannot fail the others."""
-        decoded = await asyncio.gather(*(self._decode(entry_id, fields) for entry_id, fields in entries))
-        ready = [item for item in decoded if item is not None]
+        decoded = await asyncio.gather(
+            *(self._decode(entry_id, fields) for entry_id, fields in entries), return_exceptions=True
+        )
+        for outcome in decoded:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the pool stopped or Redis failed: the entries stay pending
+        ready = [item for item in decoded if isinstance(item, tuple)]
         if not ready:
             return
         try:
