@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from meshline.errors import ServiceUnavailable
 from meshline.memory.embeddings import Embedder, load_embedder
+from meshline.memory.ingest_metrics import IngestMetrics
 from meshline.memory.ingestion import IngestWorker
 from meshline.memory.jobs import JobBook
 from meshline.memory.kb_routes import router as knowledge_router
@@ -55,8 +56,14 @@ def create_app(
         )
         worker = MemoryWorker(redis, store, model, settings)
         lexical = LexicalIndexes(knowledge, redis)
+        metrics = IngestMetrics(app.state.metrics_registry)
+        app.state.ingest_metrics = metrics
         parser = ParsePool(
-            sandbox_limits(settings), size=settings.parse_workers, wall_s=settings.parse_wall_s, target=parse_target
+            sandbox_limits(settings),
+            size=settings.parse_workers,
+            wall_s=settings.parse_wall_s,
+            target=parse_target,
+            metrics=metrics,
         )
         if settings.worker_enabled:
             await parser.start()

@@ -30,10 +30,11 @@ import signal
 import sys
 from dataclasses import asdict
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from meshline.memory.documents import DecodeLimits, DocumentError
-from meshline.memory.parse_sandbox import FRAME_HEADER, MIB, ParseRequest, SandboxLimits, frame
+from meshline.memory.ingest_metrics import IngestMetrics, ParseOutcome
+from meshline.memory.parse_sandbox import FRAME_HEADER, MEMORY_LIMIT_REASON, MIB, ParseRequest, SandboxLimits, frame
 from meshline.memory.settings import MemorySettings
 
 log = logging.getLogger("meshline.memory.parse_pool")
@@ -62,11 +63,23 @@ class ParsePoolClosed(RuntimeError):
 
 
 class ParseReply(BaseModel):
-    """What a worker answers (validated: the worker has read untrusted input)."""
+    """What a worker answers (validated: the worker has read untrusted input); the outcome is
+    the pool's judgement, never read from the worker."""
 
     title: str = ""
     pieces: list[str] = []
     error: str | None = None
+    _outcome: ParseOutcome = PrivateAttr(default="ok")
+
+    @classmethod
+    def failed(cls, outcome: ParseOutcome, error: str) -> ParseReply:
+        reply = cls(error=error)
+        reply._outcome = outcome
+        return reply
+
+    @property
+    def outcome(self) -> ParseOutcome:
+        return self._outcome
 
 
 class ParsePool:
@@ -75,9 +88,16 @@ class ParsePool:
     ``target``: ``module:function`` the workers run instead of the real parser (tests only)."""
 
     def __init__(
-        self, limits: SandboxLimits, *, size: int = 1, wall_s: float = 30.0, target: str | None = None
+        self,
+        limits: SandboxLimits,
+        *,
+        size: int = 1,
+        wall_s: float = 30.0,
+        target: str | None = None,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.limits = limits
+        self.metrics = metrics
         self.size = size
         self.wall_s = wall_s
         self._argv = [sys.executable, "-m", WORKER_MODULE, limits.to_json(), *([target] if target else [])]
@@ -123,14 +143,15 @@ class ParsePool:
         if not self._closed:
             self._idle.put_nowait(await self._spawn())
 
-    def _death_reason(self, code: int | None) -> str:
+    def _death(self, code: int | None) -> ParseReply:
         if code == -signal.SIGXCPU:
-            return f"parsing exceeded the CPU-time limit of {self.limits.cpu_s} s"
+            return ParseReply.failed("cpu_limit", f"parsing exceeded the CPU-time limit of {self.limits.cpu_s} s")
         if code in (-signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV):
             # the kernel's OOM killer, or an allocator that aborts under the address-space cap
             mib = self.limits.memory_bytes // MIB
-            return f"the parser was stopped (signal {-code}), likely at the memory limit of {mib} MiB"
-        return f"the parser stopped unexpectedly (exit status {code})"
+            reason = f"the parser was stopped (signal {-code}), likely at the memory limit of {mib} MiB"
+            return ParseReply.failed("memory_limit", reason)
+        return ParseReply.failed("died", f"the parser stopped unexpectedly (exit status {code})")
 
     async def _exchange(self, process: asyncio.subprocess.Process, payload: bytes) -> ParseReply:
         stdin, stdout = process.stdin, process.stdout
@@ -141,17 +162,22 @@ class ParsePool:
                 await stdin.drain()
                 (size,) = FRAME_HEADER.unpack(await stdout.readexactly(FRAME_HEADER.size))
                 if size > self._max_reply:
-                    return ParseReply(error="the parser's reply was larger than the document's decoded-size limit")
+                    return ParseReply.failed("bad_reply", "the parser's reply was larger than the decoded-size limit")
                 raw = await stdout.readexactly(size)
         except TimeoutError:
-            return ParseReply(error=f"parsing took longer than the wall-clock limit of {self.wall_s:g} s")
+            reason = f"parsing took longer than the wall-clock limit of {self.wall_s:g} s"
+            return ParseReply.failed("wall_clock", reason)
         except (asyncio.IncompleteReadError, ConnectionError):
             # Its pipe closed: it is exiting, so wait for its own status before killing it.
-            return ParseReply(error=self._death_reason(await self._retire(process, grace_s=EXIT_WAIT_S)))
+            return self._death(await self._retire(process, grace_s=EXIT_WAIT_S))
         try:
-            return ParseReply.model_validate_json(raw)
+            reply = ParseReply.model_validate_json(raw)
         except ValidationError:
-            return ParseReply(error="the parser's reply was malformed")
+            return ParseReply.failed("bad_reply", "the parser's reply was malformed")
+        if reply.error is None:
+            return reply
+        memory = reply.error.startswith(MEMORY_LIMIT_REASON)
+        return ParseReply.failed("memory_limit" if memory else "rejected", reply.error)
 
     async def parse(self, request: ParseRequest) -> tuple[str, list[str]]:
         """(title found, pieces) of one document; raises DocumentError with the reason it failed,
@@ -174,6 +200,8 @@ class ParsePool:
                 task.add_done_callback(self._replacing.discard)
         if self._closed:
             raise ParsePoolClosed("the parse pool stopped while the document was being parsed")
+        if self.metrics is not None:
+            self.metrics.parse_outcome(reply.outcome)
         if reply.error is not None:
             raise DocumentError(reply.error)
         return reply.title, reply.pieces

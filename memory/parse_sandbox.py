@@ -33,6 +33,7 @@ from meshline.memory.documents import DecodeLimits, DocumentError, chunk_text, d
 
 MIB = 1024 * 1024
 MAX_REASON_CHARS = 500
+MEMORY_LIMIT_REASON = "parsing exceeded the memory limit"
 FRAME_HEADER = struct.Struct(">I")
 
 
@@ -122,7 +123,7 @@ def _answer(target: Target, request: ParseRequest, limits: SandboxLimits) -> tup
         return {"error": str(exc)[:MAX_REASON_CHARS]}, True
     except MemoryError:
         # replaced rather than trusted again
-        return {"error": f"parsing exceeded the memory limit of {limits.memory_bytes // MIB} MiB"}, False
+        return {"error": f"{MEMORY_LIMIT_REASON} of {limits.memory_bytes // MIB} MiB"}, False
     except RecursionError:
         return {"error": "the document is nested too deeply to parse"}, True
     except Exception as exc:  # the document is the only input: whatever it makes fail is its failure

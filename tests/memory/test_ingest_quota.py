@@ -78,6 +78,9 @@ async def test_a_tenant_over_its_queue_gets_429_and_another_tenant_is_accepted(
         never = await post(service.http, as_tenant("other"), docs("n", 6))
         assert (never.status_code, never.json()["code"]) == (413, "ingest_request_too_large")
         assert "retry-after" not in never.headers
+        registry = service.app.state.metrics_registry
+        for code in ("ingest_tenant_documents_quota", "ingest_tenant_bytes_quota", "ingest_request_too_large"):
+            assert registry.get_sample_value("meshline_ingest_refused_total", {"code": code}) == 1
 
     redis = aioredis.Redis.from_url(memory_settings.mesh.redis_url, decode_responses=True)
     try:

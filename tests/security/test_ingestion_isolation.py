@@ -91,12 +91,18 @@ async def test_a_cpu_burning_parse_and_a_pdf_bomb_fail_alone_while_searches_are_
                 break
             answered_meanwhile += 1
             await asyncio.sleep(0.05)
+        registry = service.app.state.metrics_registry
+        outcomes = {
+            outcome: registry.get_sample_value("meshline_parse_documents_total", {"outcome": outcome})
+            for outcome in ("ok", "cpu_limit", "rejected")
+        }
 
     assert answered_meanwhile > 0  # the parser burnt 2 s of CPU; searches kept being answered
     assert (job["state"], job["done"], job["failed"]) == ("completed_with_errors", 1, 2)
     errors = errors_by_document(job)
     assert errors["spaces.md"] == "parsing exceeded the CPU-time limit of 2 s"
     assert errors["bomb.pdf"].startswith("the PDF exceeds a decoding limit")
+    assert outcomes == {"ok": 2, "cpu_limit": 1, "rejected": 1}  # the policy, "fine"; the markdown; the bomb
 
 
 async def test_a_document_the_store_rejects_fails_alone_in_a_batch_of_two_tenants(
