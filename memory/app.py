@@ -11,11 +11,13 @@ from fastapi import FastAPI
 
 from meshline.errors import ServiceUnavailable
 from meshline.memory.embeddings import Embedder, load_embedder
+from meshline.memory.ingest_metrics import IngestMetrics
 from meshline.memory.ingestion import IngestWorker
 from meshline.memory.jobs import JobBook
 from meshline.memory.kb_routes import router as knowledge_router
 from meshline.memory.knowledge import KnowledgeStore
 from meshline.memory.lexical import LexicalIndexes
+from meshline.memory.parse_pool import ParsePool, sandbox_limits
 from meshline.memory.routes import router
 from meshline.memory.search import KnowledgeSearch
 from meshline.memory.settings import MemorySettings
@@ -26,11 +28,15 @@ from meshline.service.app import add_readiness_check, create_service_app
 REDIS_SOCKET_MARGIN_S = 5.0
 
 
-def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: MemorySettings | None = None, *, embedder: Embedder | None = None, parse_target: str | None = None
+) -> FastAPI:
     """Build the memory service.
 
     ``embedder``: an already loaded embedder to use (and not close), e.g. one shared by tests;
     by default the lifespan loads the configured model once and releases it on shutdown.
+    ``parse_target``: ``module:function`` the parse sandbox runs instead of the real parser
+    (tests, to stand for a parser that misbehaves).
     """
     settings = settings or MemorySettings()
 
@@ -50,9 +56,20 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
         )
         worker = MemoryWorker(redis, store, model, settings)
         lexical = LexicalIndexes(knowledge, redis)
-        ingester = IngestWorker(redis, knowledge, lexical, model, settings)
+        metrics = IngestMetrics(app.state.metrics_registry)
+        app.state.ingest_metrics = metrics
+        parser = ParsePool(
+            sandbox_limits(settings),
+            size=settings.parse_workers,
+            wall_s=settings.parse_wall_s,
+            target=parse_target,
+            metrics=metrics,
+        )
+        if settings.worker_enabled:
+            await parser.start()
+        ingester = IngestWorker(redis, knowledge, lexical, model, settings, parser)
         app.state.embedder, app.state.memory_store, app.state.redis = model, store, redis
-        app.state.worker, app.state.ingester = worker, ingester
+        app.state.worker, app.state.ingester, app.state.parser = worker, ingester, parser
         app.state.knowledge, app.state.jobs = knowledge, JobBook(redis, settings.job_ttl_s)
         app.state.knowledge_search = KnowledgeSearch(
             knowledge, lexical, model, settings.search_candidates, settings.rrf_k
@@ -66,8 +83,8 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
                 raise ServiceUnavailable("embedding model not loaded")
 
         async def worker_alive() -> None:
-            if settings.worker_enabled and not (worker.alive and ingester.alive):
-                raise ServiceUnavailable("memory write or ingestion worker stopped")
+            if settings.worker_enabled and not (worker.alive and ingester.alive and parser.alive):
+                raise ServiceUnavailable("memory write or ingestion worker (or its parse sandbox) stopped")
 
         add_readiness_check(app, "redis", redis.ping)
         add_readiness_check(app, "chroma", store.collections.heartbeat)
@@ -79,6 +96,7 @@ def create_app(settings: MemorySettings | None = None, *, embedder: Embedder | N
             if settings.worker_enabled:
                 await worker.stop(timeout_s=settings.chroma_timeout_s)
                 await ingester.stop(timeout_s=settings.chroma_timeout_s)
+            await parser.close()
             await redis.aclose()
             await store.collections.close()
             if embedder is None:

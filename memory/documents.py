@@ -11,10 +11,12 @@ import base64
 import binascii
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
-from meshline.contracts.knowledge import DocumentFormat
+if TYPE_CHECKING:  # only the type: the parse sandbox imports this module and should stay light
+    from meshline.contracts.knowledge import DocumentFormat
 
 Scalar = str | int | float | bool
 FORMAT_BY_SUFFIX: dict[str, DocumentFormat] = {
@@ -26,13 +28,24 @@ FORMAT_BY_SUFFIX: dict[str, DocumentFormat] = {
     ".htm": "html",
     ".pdf": "pdf",
 }
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+MAX_TITLE_CHARS = 500  # as DocumentIn.title: a found title starts every chunk
+MAX_HEADING_INDENT = 3
+MAX_HEADING_LEVEL = 6
 _SKIPPED_TAGS = {"script", "style", "noscript", "template"}
 _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre"}
 
 
 class DocumentError(ValueError):
     """The document cannot be read (bad encoding, broken PDF, no text, bad metadata)."""
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Caps on what one document may decode to (the parse sandbox adds CPU, memory and time)."""
+
+    max_chars: int = 5_000_000
+    max_pdf_pages: int = 500
+    max_pdf_stream_bytes: int = 20_000_000
 
 
 def format_for(filename: str, content_type: str | None = None) -> DocumentFormat:
@@ -75,18 +88,78 @@ class _HTMLText(HTMLParser):
             self.parts.append(data)
 
 
-def _pdf_text(data: bytes) -> tuple[str, str]:
-    from pypdf import PdfReader  # imported on use: only PDF ingestion needs it
-    from pypdf.errors import PdfReadError
+def _pdf_text(data: bytes, limits: DecodeLimits) -> tuple[str, str]:
+    # Imported on use: only PDF ingestion needs it. pypdf's own output caps (per filter, per
+    # declared /Length, per image buffer) are lowered to ours for this call; jbig2dec, an
+    # external program, is never run.
+    from pypdf import PdfReader, apply_configuration, get_configuration
+    from pypdf.errors import LimitReachedError, PyPdfError
 
+    cap = limits.max_pdf_stream_bytes
+    capped = replace(
+        get_configuration(),
+        maximum_declared_stream_length=cap,
+        array_based_stream_maximum_output_length=cap,
+        jbig2_maximum_output_length=cap,
+        lzw_maximum_output_length=cap,
+        run_length_maximum_output_length=cap,
+        zlib_maximum_output_length=cap,
+        brotli_maximum_output_length=cap,
+        image_maximum_buffer_size=cap,
+        jbig2dec_binary=None,
+        disable_legacy_handling=True,
+    )
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-        title = str(info.get("/Title") or "") if info is not None else ""
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        with apply_configuration(capped):
+            reader = PdfReader(io.BytesIO(data))
+            if len(reader.pages) > limits.max_pdf_pages:
+                raise DocumentError(f"the PDF has {len(reader.pages)} pages; the limit is {limits.max_pdf_pages}")
+            pages: list[str] = []
+            size = 0
+            for page in reader.pages:
+                # Decode the content stream first: extract_text turns a stream stopped at a
+                # decoding cap into an empty page, which would hide why the document failed.
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+                pages.append(page.extract_text() or "")
+                size += len(pages[-1])
+                if size > limits.max_chars:
+                    raise DocumentError(f"the PDF's text exceeds the limit of {limits.max_chars} characters")
+            info = reader.metadata
+            title = str(info.get("/Title") or "") if info is not None else ""
+    except LimitReachedError as exc:
+        raise DocumentError(f"the PDF exceeds a decoding limit ({cap} bytes a stream): {exc}") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentError(f"unreadable PDF: {exc}") from exc
     return title, "\n\n".join(pages)
+
+
+def markdown_title(text: str) -> str:
+    """The text of the first ATX heading (``# Title``, up to three spaces of indent, an
+    optional closing ``#`` run), else "". One pass over the lines with string methods: the
+    regular expression this replaces backtracked quadratically on long runs of spaces."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        line = text[start:end]
+        start = end + 1
+        body = line.lstrip(" \t")
+        if len(line) - len(body) > MAX_HEADING_INDENT or not body.startswith("#"):
+            continue
+        level = len(body) - len(body.lstrip("#"))
+        rest = body[level:]
+        if level > MAX_HEADING_LEVEL or not rest[:1].isspace():
+            continue
+        title = rest.strip()
+        closed = title.rstrip("#")
+        if not closed or closed[-1].isspace():  # a closing run must follow a space (CommonMark)
+            title = closed.rstrip()
+        if title:
+            return title
+    return ""
 
 
 def _bytes(content: str) -> bytes:
@@ -96,13 +169,17 @@ def _bytes(content: str) -> bytes:
         raise DocumentError("binary content must be base64") from exc
 
 
-def decode(content: str, fmt: DocumentFormat, *, binary: bool = False) -> tuple[str, str]:
+def decode(
+    content: str, fmt: DocumentFormat, *, binary: bool = False, limits: DecodeLimits | None = None
+) -> tuple[str, str]:
     """(title found in the document, plain text); raises DocumentError.
 
     ``binary``: ``content`` is base64 of the file's bytes (uploads; always the case for PDF).
+    Run it in the parse sandbox (:mod:`meshline.memory.parse_pool`), never on the event loop.
     """
+    limits = limits or DecodeLimits()
     if fmt == "pdf":
-        title, text = _pdf_text(_bytes(content))
+        title, text = _pdf_text(_bytes(content), limits)
     else:
         if binary:
             try:
@@ -115,8 +192,10 @@ def decode(content: str, fmt: DocumentFormat, *, binary: bool = False) -> tuple[
             parser.close()
             title, text = parser.title.strip(), "".join(parser.parts)
         else:
-            match = _HEADING.search(content) if fmt == "markdown" else None
-            title, text = (match.group(1).strip() if match else ""), content
+            title, text = (markdown_title(content) if fmt == "markdown" else ""), content
+    if len(text) > limits.max_chars:
+        raise DocumentError(f"the document's text exceeds the limit of {limits.max_chars} characters")
+    title = " ".join(title.split())[:MAX_TITLE_CHARS]
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
     if not text:
@@ -175,7 +254,11 @@ def document_chunks(
 ) -> list[Chunk]:
     """The chunks of a document. Each chunk's text starts with the title, which helps both
     retrievers (BEIR indexes title + text too) and lets a cited chunk stand on its own."""
-    pieces = chunk_text(text, size, overlap)
+    return chunks_from_pieces(document_id, title, chunk_text(text, size, overlap), metadata)
+
+
+def chunks_from_pieces(document_id: str, title: str, pieces: list[str], metadata: dict[str, Scalar]) -> list[Chunk]:
+    """The chunks of a document already cut into ``pieces`` (by :func:`chunk_text`)."""
     out: list[Chunk] = []
     for index, piece in enumerate(pieces):
         body = f"{title}\n\n{piece}" if title and not piece.startswith(title) else piece

@@ -1,39 +1,53 @@
 """Knowledge-base ingestion through a Redis Stream: one entry per document, a consumer-group worker.
 
 ``POST /v1/collections/{name}/documents`` creates a job and appends its documents in one
-transaction; :class:`IngestWorker` decodes, chunks, embeds (one batched call per read) and
-replaces each document's chunks, then counts it in the job and acknowledges the entry.
-At-least-once delivery with idempotent effects: chunk ids are deterministic, the upsert
-replaces, and the job counts each document once (see :mod:`meshline.memory.jobs`). A document
-that cannot be decoded fails alone: it is counted as failed and dead-lettered.
+Lua script that also enforces the ingestion quotas (:mod:`meshline.memory.ingest_quota`);
+:class:`IngestWorker` has each document decoded and cut in the parse sandbox
+(:mod:`meshline.memory.parse_pool`), embeds a read's chunks in one batched call and replaces
+each document's chunks, then counts it in the job and acknowledges the entry. At-least-once
+delivery with idempotent effects: chunk ids are deterministic, the upsert replaces, and the job
+counts each document once (see :mod:`meshline.memory.jobs`).
+
+Isolation: a document that cannot be decoded, or exceeds a sandbox limit, fails alone (counted
+failed with its reason, dead-lettered). A batch the store refuses is retried one document at a
+time, so a document Chroma rejects fails alone and the others of the batch are stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis.asyncio as aioredis
+from chromadb.errors import InvalidArgumentError
+from redis.exceptions import RedisError
 
 from meshline.contracts.knowledge import DocumentFormat
-from meshline.memory.documents import Chunk, DocumentError, check_metadata, decode, document_chunks
+from meshline.memory.documents import Chunk, DocumentError, check_metadata, chunks_from_pieces
 from meshline.memory.embeddings import Embedder
+from meshline.memory.ingest_quota import enqueue_within_quota
 from meshline.memory.jobs import JobBook, new_job_id
 from meshline.memory.knowledge import KnowledgeStore
 from meshline.memory.lexical import LexicalIndexes
+from meshline.memory.parse_pool import ParsePool
+from meshline.memory.parse_sandbox import ParseRequest
 from meshline.memory.settings import MemorySettings
 from meshline.memory.stream_consumer import Entry, StreamConfig, StreamConsumer
 
 FORMATS: tuple[DocumentFormat, ...] = ("text", "markdown", "html", "pdf")
+# What a dead letter keeps: a reference to the document and the reason, never its content.
+DEAD_LETTER_FIELDS = ("job", "tenant", "collection", "position", "id", "format", "size")
+LAST_ERROR_KEY = "meshline:memory:ingest:last_error"
 log = logging.getLogger("meshline.memory.ingestion")
 
 
 @dataclass(frozen=True)
 class IngestDocument:
-    """One document of a job, as carried by a stream entry."""
+    """One document of a job, as carried by a stream entry (``size``: bytes of content)."""
 
     job: str
     tenant: str
@@ -45,6 +59,7 @@ class IngestDocument:
     binary: bool = False
     title: str = ""
     metadata_json: str = "{}"
+    size: int = 0
 
     def to_fields(self) -> dict[str, str]:
         return {
@@ -58,6 +73,7 @@ class IngestDocument:
             "binary": "1" if self.binary else "0",
             "title": self.title,
             "metadata": self.metadata_json,
+            "size": str(self.size),
         }
 
     @classmethod
@@ -78,6 +94,7 @@ class IngestDocument:
                 binary=fields.get("binary") == "1",
                 title=fields.get("title", ""),
                 metadata_json=fields.get("metadata") or "{}",
+                size=int(fields.get("size") or 0),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed ingestion entry: missing {exc}") from exc
@@ -85,14 +102,18 @@ class IngestDocument:
             raise ValueError("ingestion entry lacks job, tenant, collection or document id")
         return doc
 
-    def chunks(self, size: int, overlap: int) -> list[Chunk]:
-        """Decode and chunk; raises DocumentError for a document that cannot be read."""
+    def metadata(self) -> dict[str, Any]:
+        """The caller's flat metadata; raises DocumentError."""
         try:
-            metadata = check_metadata(json.loads(self.metadata_json))
+            return check_metadata(json.loads(self.metadata_json))
         except json.JSONDecodeError as exc:
             raise DocumentError(f"metadata is not JSON: {exc}") from exc
-        found_title, text = decode(self.content, self.format, binary=self.binary)
-        return document_chunks(self.id, self.title or found_title or self.id, text, metadata, size, overlap)
+
+    async def chunks(self, parser: ParsePool) -> list[Chunk]:
+        """Decode and chunk in the parse sandbox; raises DocumentError with the reason it failed."""
+        metadata = self.metadata()
+        found_title, pieces = await parser.parse(ParseRequest(self.id, self.content, self.format, self.binary))
+        return chunks_from_pieces(self.id, self.title or found_title or self.id, pieces, metadata)
 
 
 async def enqueue_documents(
@@ -103,26 +124,43 @@ async def enqueue_documents(
     collection: str,
     documents: Sequence[IngestDocument],
 ) -> str:
-    """Create a job and queue its documents atomically; returns the job id."""
+    """Create a job and queue its documents atomically, within the quotas; returns the job id.
+
+    Raises RateLimited (429) past the tenant's quota, ServiceUnavailable (503) when the stream is
+    full, PayloadTooLarge (413) for a request no quota could hold."""
     job_id = new_job_id()
-    async with redis.pipeline(transaction=True) as pipe:
-        jobs.create_commands(pipe, job_id, tenant, collection, len(documents))
-        for position, doc in enumerate(documents):
-            entry = IngestDocument(
-                job=job_id,
-                tenant=tenant,
-                collection=collection,
-                position=position,
-                id=doc.id,
-                content=doc.content,
-                format=doc.format,
-                binary=doc.binary,
-                title=doc.title,
-                metadata_json=doc.metadata_json,
-            )
-            pipe.xadd(settings.ingest_stream_key, entry.to_fields())  # type: ignore[arg-type]
-        await pipe.execute()
+    entries = []
+    total = 0
+    for position, doc in enumerate(documents):
+        size = len(doc.content.encode())
+        total += size
+        entry = replace(doc, job=job_id, tenant=tenant, collection=collection, position=position, size=size)
+        entries.append(entry.to_fields())
+    await enqueue_within_quota(
+        redis,
+        settings,
+        tenant=tenant,
+        collection=collection,
+        job_key=jobs.key(job_id),
+        job_ttl_s=jobs.ttl_s,
+        entries=entries,
+        size=total,
+    )
     return job_id
+
+
+def rejected_by_store(exc: BaseException) -> bool:
+    """Whether the store refused the input itself (bad metadata, say) rather than failed: such a
+    document fails at once instead of being redelivered."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, InvalidArgumentError | ValueError | TypeError):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+Ready = tuple[str, IngestDocument, list[Chunk]]
 
 
 class IngestWorker(StreamConsumer):
@@ -137,6 +175,7 @@ class IngestWorker(StreamConsumer):
         lexical: LexicalIndexes,
         embedder: Embedder,
         settings: MemorySettings,
+        parser: ParsePool,
         consumer: str | None = None,
     ) -> None:
         config = StreamConfig.for_stream(
@@ -145,34 +184,65 @@ class IngestWorker(StreamConsumer):
             group=settings.ingest_group,
             dead_letter_key=settings.ingest_dead_letter_key,
             batch_size=settings.ingest_batch_documents,
+            dead_letter_max=settings.ingest_dead_letter_max,
+            dead_letter_ttl_s=settings.ingest_dead_letter_ttl_s,
         )
         super().__init__(redis, config, consumer)
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
         self.settings = settings
+        self.parser = parser
         self.jobs = JobBook(redis, settings.job_ttl_s)
 
+    async def _decode(self, entry_id: str, fields: dict[str, str]) -> Ready | None:
+        """The entry's chunks, or None when it failed alone (counted and dead-lettered)."""
+        try:
+            doc = IngestDocument.from_fields(fields)
+        except ValueError as exc:
+            await super().dead_letter(entry_id, str(exc), fields)
+            return None
+        try:
+            return entry_id, doc, await doc.chunks(self.parser)
+        except DocumentError as exc:
+            await self.fail(entry_id, doc, str(exc))
+            return None
+
     async def process(self, entries: list[Entry]) -> None:
-        """Chunk every document, embed all chunks in one bulk call, store them per collection in one write."""
-        ready: list[tuple[str, IngestDocument, list[Chunk]]] = []
-        for entry_id, fields in entries:
-            try:
-                doc = IngestDocument.from_fields(fields)
-            except ValueError as exc:
-                await super().dead_letter(entry_id, str(exc), fields)
-                continue
-            try:
-                chunks = doc.chunks(self.settings.chunk_chars, self.settings.chunk_overlap)
-            except DocumentError as exc:
-                await self.jobs.count(doc.job, doc.position, doc.id, error=str(exc))
-                await super().dead_letter(entry_id, str(exc), fields)
-                continue
-            ready.append((entry_id, doc, chunks))
+        """Decode every document in the sandbox, then store the batch; if the store refuses it,
+        store one document at a time so one bad document cannot fail the others."""
+        decoded = await asyncio.gather(
+            *(self._decode(entry_id, fields) for entry_id, fields in entries), return_exceptions=True
+        )
+        for outcome in decoded:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the pool stopped or Redis failed: the entries stay pending
+        ready = [item for item in decoded if isinstance(item, tuple)]
         if not ready:
             return
-        # A failure from here on (model, Chroma) is transient: the entries stay pending and are
-        # reclaimed; after max_deliveries they are dead-lettered and counted as failed.
+        try:
+            await self._store(ready)
+        except RedisError:
+            raise  # nothing to isolate: the entries stay pending and are redelivered
+        except Exception as exc:
+            if len(ready) == 1:
+                await self._failed_alone(ready[0], exc)
+                return
+            log.warning("ingest worker: batch of %d failed (%s); storing one by one", len(ready), exc)
+            for item in ready:
+                try:
+                    await self._store([item])
+                except RedisError:
+                    raise
+                except Exception as one:
+                    await self._failed_alone(item, one)
+                    continue
+                await self._done([item])
+            return
+        await self._done(ready)
+
+    async def _store(self, ready: list[Ready]) -> None:
+        """Embed every chunk in one bulk call, then write each collection's documents in one call."""
         vectors = await self.embedder.embed_bulk([c.text for _, _, chunks in ready for c in chunks])
         by_collection: dict[tuple[str, str], list[tuple[str, list[Chunk], list[list[float]]]]] = {}
         offset = 0
@@ -184,18 +254,48 @@ class IngestWorker(StreamConsumer):
         for (tenant, collection), documents in by_collection.items():
             await self.store.replace_documents(tenant, collection, documents)
             await self.lexical.bump(self.store.chroma_name(tenant, collection))
+
+    async def _done(self, ready: list[Ready]) -> None:
         for _entry_id, doc, _ in ready:
-            await self.jobs.count(doc.job, doc.position, doc.id)
-        await self.ack([entry_id for entry_id, _, _ in ready])
+            await self.jobs.count(doc.job, doc.position, doc.id, tenant=doc.tenant, size=doc.size)
+        entry_ids = [entry_id for entry_id, _, _ in ready]
+        await self.ack(entry_ids)
+        await self.redis.hdel(LAST_ERROR_KEY, *entry_ids)
+
+    async def _failed_alone(self, item: Ready, exc: Exception) -> None:
+        """A document the store refused fails now; any other failure is retried by redelivery
+        (its last error is kept for the dead letter, should every delivery fail)."""
+        entry_id, doc, _ = item
+        reason = str(exc.__cause__ or exc) or type(exc).__name__
+        if rejected_by_store(exc):
+            await self.fail(entry_id, doc, f"the vector store rejected the document: {reason}")
+            return
+        log.warning("ingest worker: document %s failed, will be redelivered: %s", entry_id, reason)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(LAST_ERROR_KEY, entry_id, reason[:500])
+            pipe.expire(LAST_ERROR_KEY, self.settings.ingest_dead_letter_ttl_s)
+            await pipe.execute()
+
+    async def fail(self, entry_id: str, doc: IngestDocument, reason: str) -> None:
+        """Count a document as failed in its job (releasing its quota) and dead-letter it."""
+        await self.jobs.count(doc.job, doc.position, doc.id, tenant=doc.tenant, size=doc.size, error=reason)
+        await super().dead_letter(entry_id, reason, doc.to_fields())
+
+    def dead_letter_record(self, fields: dict[str, str]) -> dict[str, str]:
+        return {name: fields[name] for name in DEAD_LETTER_FIELDS if name in fields}
 
     async def dead_letter(self, entry_id: str, reason: str, fields: dict[str, str] | None = None) -> None:
-        """Dead-letter an entry that failed too often, counting its document as failed in the job."""
+        """Dead-letter an entry that failed every delivery, counting its document as failed."""
         if fields is None:
             found: Any = await self.redis.xrange(self.stream, min=entry_id, max=entry_id)
             fields = dict(found[0][1]) if found else {}
+        last: Any = await self.redis.hget(LAST_ERROR_KEY, entry_id)
+        if last:
+            reason = f"{reason}; last error: {last}"
+            await self.redis.hdel(LAST_ERROR_KEY, entry_id)
         try:
             doc = IngestDocument.from_fields(fields)
-            await self.jobs.count(doc.job, doc.position, doc.id, error=reason)
         except ValueError:
-            pass  # nothing to count it against
-        await super().dead_letter(entry_id, reason, fields)
+            await super().dead_letter(entry_id, reason, fields)  # nothing to count it against
+            return
+        await self.fail(entry_id, doc, reason)

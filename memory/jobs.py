@@ -3,35 +3,42 @@
 Keys (``<p>`` = ``meshline:memory:job:<id>``): ``<p>`` hash (tenant, collection, total, done,
 failed, created_at), ``<p>:seen`` set of document positions already counted, ``<p>:errors``
 list of JSON errors. A document is counted by a Lua script (add to ``seen``; only if new,
-increment ``done`` or ``failed`` and record the error), so a document redelivered after a
-crash is never counted twice.
+increment ``done`` or ``failed``, record the error and release its share of the ingestion
+quotas, see :mod:`meshline.memory.ingest_quota`), so a document redelivered after a crash is
+never counted, nor released, twice. Jobs are created with their entries by the quota script.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from typing import Any, cast
+from typing import cast
 
 import redis.asyncio as aioredis
 
 from meshline.contracts.knowledge import JobError, JobState, JobStatus
 from meshline.errors import NotFound
+from meshline.memory.ingest_quota import QUEUED_KEY, RELEASE_LUA, tenant_queued_key
 
 JOB_PREFIX = "meshline:memory:job:"
 MAX_ERRORS_SHOWN = 100
 
-_COUNT_ONCE = """
+# KEYS: job hash, seen set, errors list, tenant quota counters, stream quota counters.
+_COUNT_ONCE = (
+    RELEASE_LUA
+    + """
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
   if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[3]) end
   redis.call('EXPIRE', KEYS[2], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
+  release(KEYS[4], tonumber(ARGV[5]))
+  release(KEYS[5], tonumber(ARGV[5]))
   return 1
 end
 return 0
 """
+)
 
 
 def new_job_id() -> str:
@@ -48,27 +55,26 @@ class JobBook:
     def key(self, job_id: str) -> str:
         return JOB_PREFIX + job_id
 
-    def create_commands(self, pipe: Any, job_id: str, tenant: str, collection: str, total: int) -> None:
-        """Queue the commands creating a job on ``pipe`` (so it lands with its stream entries)."""
-        key = self.key(job_id)
-        fields = {"tenant": tenant, "collection": collection, "total": total, "done": 0, "failed": 0}
-        pipe.hset(key, mapping={**fields, "created_at": repr(time.time())})
-        pipe.expire(key, self.ttl_s)
-
-    async def count(self, job_id: str, position: int, document_id: str, error: str | None = None) -> bool:
-        """Count one document of a job as done (or failed with ``error``); False if already counted."""
+    async def count(
+        self, job_id: str, position: int, document_id: str, *, tenant: str, size: int, error: str | None = None
+    ) -> bool:
+        """Count one document of a job as done (or failed with ``error``) and release its ``size``
+        bytes of the tenant's quota; False if it was already counted."""
         key = self.key(job_id)
         payload = json.dumps({"document_id": document_id, "error": error[:500]}) if error is not None else ""
         result = await self.redis.eval(
             _COUNT_ONCE,
-            3,
+            5,
             key,
             f"{key}:seen",
             f"{key}:errors",
+            tenant_queued_key(tenant),
+            QUEUED_KEY,
             str(position),
             "failed" if error is not None else "done",
             payload,
             str(self.ttl_s),
+            str(size),
         )
         return bool(result)
 

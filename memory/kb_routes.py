@@ -1,7 +1,8 @@
 """HTTP API of the knowledge bases. The tenant always comes from the service token.
 
 - ``POST /v1/collections/{name}/documents`` (scope ``ingest``): JSON ``{"documents": [...]}``
-  or multipart files (``files``: text, markdown, HTML, PDF); 202 with a job id at once.
+  or multipart files (``files``: text, markdown, HTML, PDF); 202 with a job id at once, or 429
+  past the tenant's queue quota, 503 when the ingestion stream is full (both with Retry-After).
 - ``GET /v1/jobs/{id}``: the job's progress and per-document errors.
 - ``GET /v1/collections/{name}``: how many chunks the collection holds.
 - ``DELETE /v1/collections/{name}`` and ``DELETE /v1/collections/{name}/documents/{id}`` (scope
@@ -31,8 +32,9 @@ from meshline.contracts.knowledge import (
     SearchRequest,
     SearchResult,
 )
-from meshline.errors import ServiceUnavailable, Unprocessable
+from meshline.errors import MeshlineError, ServiceUnavailable, Unprocessable
 from meshline.memory.documents import format_for
+from meshline.memory.ingest_metrics import IngestMetrics
 from meshline.memory.ingestion import IngestDocument, enqueue_documents
 from meshline.memory.jobs import JobBook
 from meshline.memory.knowledge import KnowledgeStore, check_collection_name
@@ -119,6 +121,10 @@ async def ingest_documents(name: str, request: Request, caller: Writer) -> JSONR
         job_id = await enqueue_documents(request.app.state.redis, settings, jobs, caller.tenant, name, documents)
     except (RedisError, OSError) as exc:
         raise ServiceUnavailable("the ingestion stream is unavailable", code="stream_unavailable") from exc
+    except MeshlineError as refusal:  # a quota or the full stream (429/503/413, naming the limit)
+        metrics: IngestMetrics = request.app.state.ingest_metrics
+        metrics.refused.labels(code=refusal.code).inc()
+        raise
     accepted = JobAccepted(job_id=job_id, collection=name, total=len(documents), status_url=f"/v1/jobs/{job_id}")
     return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url})
 

@@ -59,6 +59,50 @@ class MemorySettings(ServiceSettings):
     ingest_dead_letter_key: str = "meshline:memory:ingest:dead"
     ingest_group: str = "memory-ingesters"
     ingest_batch_documents: int = Field(default=32, ge=1, le=1000, description="Documents per worker batch.")
+    ingest_dead_letter_max: int = Field(
+        default=10_000, ge=1, description="Ingestion dead letters kept at most (oldest trimmed, approximately)."
+    )
+    ingest_dead_letter_ttl_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="Ingestion dead letters older than this are trimmed."
+    )
+
+    # Quotas at enqueue: counted atomically in Redis, released when a document is done or failed.
+    ingest_tenant_max_queued_documents: int = Field(
+        default=20_000, ge=1, description="Documents one tenant may have queued and not yet processed (429 beyond)."
+    )
+    ingest_tenant_max_queued_bytes: int = Field(
+        default=64_000_000, ge=1, description="Bytes of content one tenant may have queued (429 beyond)."
+    )
+    ingest_stream_max_documents: int = Field(
+        default=100_000, ge=1, description="Documents the ingestion stream holds at most, all tenants (503 beyond)."
+    )
+    ingest_stream_max_bytes: int = Field(
+        default=256_000_000, ge=1, description="Bytes of content the ingestion stream holds at most (503 beyond)."
+    )
+    ingest_retry_after_s: int = Field(
+        default=30, ge=1, description="Retry-After sent with a refused ingestion (quota or full stream)."
+    )
+
+    # The parse sandbox (meshline.memory.parse_pool): documents are decoded in these processes.
+    parse_workers: int = Field(
+        default=1, ge=1, le=64, description="Parser processes (one document each at a time; 1 suits 2 cores)."
+    )
+    parse_cpu_s: int = Field(default=20, ge=1, description="CPU seconds one document may take to decode.")
+    parse_memory_mb: int = Field(
+        default=512, ge=64, description="Address-space cap of a parser process (RLIMIT_AS), in MiB."
+    )
+    parse_wall_s: float = Field(
+        default=30.0, gt=0, description="Wall-clock seconds one document may take; the parser is then replaced."
+    )
+    parse_max_chars: int = Field(
+        default=5_000_000, ge=1000, description="Characters of text one document may decode to."
+    )
+    pdf_max_pages: int = Field(default=500, ge=1, description="Pages a PDF may have.")
+    pdf_max_stream_bytes: int = Field(
+        default=20_000_000,
+        ge=100_000,
+        description="Bytes one PDF stream may decompress to (pypdf's per-filter output caps).",
+    )
     job_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="How long job records are kept.")
     chunk_chars: int = Field(default=1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap: int = Field(default=150, ge=0, description="Characters repeated between adjacent chunks.")

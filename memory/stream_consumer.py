@@ -48,10 +48,20 @@ class StreamConfig:
     claim_idle_ms: int = 30_000
     claim_interval_s: float = 10.0
     max_deliveries: int = 5
+    dead_letter_max: int = DEAD_LETTER_MAXLEN
+    dead_letter_ttl_s: int | None = None
 
     @classmethod
     def for_stream(
-        cls, settings: MemorySettings, *, stream: str, group: str, dead_letter_key: str, batch_size: int
+        cls,
+        settings: MemorySettings,
+        *,
+        stream: str,
+        group: str,
+        dead_letter_key: str,
+        batch_size: int,
+        dead_letter_max: int = DEAD_LETTER_MAXLEN,
+        dead_letter_ttl_s: int | None = None,
     ) -> StreamConfig:
         """A stream's own names and batch size, with the pacing every worker shares from settings."""
         return cls(
@@ -63,6 +73,8 @@ class StreamConfig:
             claim_idle_ms=settings.claim_idle_ms,
             claim_interval_s=settings.claim_interval_s,
             max_deliveries=settings.max_deliveries,
+            dead_letter_max=dead_letter_max,
+            dead_letter_ttl_s=dead_letter_ttl_s,
         )
 
 
@@ -207,19 +219,36 @@ class StreamConsumer(ABC):
             pipe.xdel(self.stream, *entry_ids)
             await pipe.execute()
 
+    def dead_letter_record(self, fields: dict[str, str]) -> dict[str, str]:
+        """What of an entry its dead letter keeps (all of it, unless a subclass says less)."""
+        return fields
+
     async def dead_letter(self, entry_id: str, reason: str, fields: dict[str, str] | None = None) -> None:
-        """Move an entry to the dead-letter stream (with the reason) and acknowledge it."""
+        """Move an entry to the dead-letter stream (with the reason) and acknowledge it. The
+        dead-letter stream is capped (approximate MAXLEN) and, with a TTL, trimmed by age."""
         if fields is None:
             found: Any = await self.redis.xrange(self.stream, min=entry_id, max=entry_id)
             fields = dict(found[0][1]) if found else {}
-        log.error("%s: dead-lettering %s: %s", self.label, entry_id, reason)
-        record = {**fields, "entry_id": entry_id, "error": reason[:1000], "failed_at": repr(time.time())}
-        await self.redis.xadd(
-            self.config.dead_letter_key,
-            record,  # type: ignore[arg-type]
-            maxlen=DEAD_LETTER_MAXLEN,
-            approximate=True,
-        )
+        # A warning, not an error with a traceback: a document refused for its content is expected.
+        log.warning("%s: dead-lettering %s: %s", self.label, entry_id, reason)
+        now = time.time()
+        record = {
+            **self.dead_letter_record(fields),
+            "entry_id": entry_id,
+            "error": reason[:1000],
+            "failed_at": repr(now),
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                self.config.dead_letter_key,
+                record,  # type: ignore[arg-type]
+                maxlen=self.config.dead_letter_max,
+                approximate=True,
+            )
+            if self.config.dead_letter_ttl_s is not None:
+                oldest = int((now - self.config.dead_letter_ttl_s) * 1000)
+                pipe.xtrim(self.config.dead_letter_key, minid=str(oldest), approximate=True)
+            await pipe.execute()
         await self.ack([entry_id])
 
     async def close(self) -> None:

@@ -23,9 +23,11 @@ class MemoryService:
 
 
 @asynccontextmanager
-async def running_memory(settings: MemorySettings, embedder: Embedder) -> AsyncIterator[MemoryService]:
+async def running_memory(
+    settings: MemorySettings, embedder: Embedder, parse_target: str | None = None
+) -> AsyncIterator[MemoryService]:
     """The app with its lifespan entered (worker running unless disabled) and a client on it."""
-    app = create_app(settings, embedder=embedder)
+    app = create_app(settings, embedder=embedder, parse_target=parse_target)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://memory") as http:

@@ -14,10 +14,13 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from meshline.errors import ServiceUnavailable
 from meshline.memory.embeddings import LocalEmbedder
-from meshline.memory.ingestion import IngestWorker
+from meshline.memory.ingest_quota import queued
+from meshline.memory.ingestion import IngestDocument, IngestWorker, enqueue_documents
 from meshline.memory.knowledge import KnowledgeStore
 from meshline.memory.lexical import LexicalIndexes
+from meshline.memory.parse_pool import ParsePool, sandbox_limits
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import TenantCollections, open_chroma_client
 from meshline.testing.redis_process import free_port
@@ -63,11 +66,14 @@ async def test_a_crashed_worker_s_job_completes_with_every_document_exactly_once
 
     redis = aioredis.Redis.from_url(memory_settings.mesh.redis_url, decode_responses=True)
     lexical = LexicalIndexes(knowledge, redis)
-    crashing = CrashBeforeAck(redis, knowledge, lexical, embedder, queue_only, consumer="crashing")
+    parser = ParsePool(sandbox_limits(queue_only))
+    await parser.start()
+    crashing = CrashBeforeAck(redis, knowledge, lexical, embedder, queue_only, parser, consumer="crashing")
     await crashing.ensure_group()
     await crashing.process(await crashing.read())  # batch 1: stored and acknowledged
     with pytest.raises(RuntimeError):
         await crashing.process(await crashing.read())  # batch 2: stored and counted, never acknowledged
+    await parser.close()
     # Another consumer takes batch 3 and dies without doing anything.
     await redis.xreadgroup(queue_only.ingest_group, "vanished", {queue_only.ingest_stream_key: ">"}, count=10)
     assert (await redis.xpending(queue_only.ingest_stream_key, queue_only.ingest_group))["pending"] == 20
@@ -140,3 +146,39 @@ async def test_memory_service_runs_on_a_chroma_server(
         assert other.json()["hits"] == []
     # The data lives in the server, not in the embedded directory.
     assert not (memory_settings.resolved_chroma_path() / "chroma.sqlite3").exists()
+
+
+class TimesOutOnFlaky(KnowledgeStore):
+    """A store whose writes time out whenever document ``flaky`` is among them (a transient fault)."""
+
+    async def replace_documents(self, tenant: str, name: str, documents: Any) -> int:
+        if any(doc_id == "flaky" for doc_id, _, _ in documents):
+            raise ServiceUnavailable("vector store did not answer within 10s", code="chroma_timeout")
+        return await super().replace_documents(tenant, name, documents)
+
+
+async def test_a_document_failing_transiently_is_retried_alone_then_dead_lettered_with_its_last_error(
+    memory_settings: MemorySettings, embedder: LocalEmbedder, knowledge: KnowledgeStore
+) -> None:
+    settings = memory_settings.model_copy(update={"claim_idle_ms": 0, "max_deliveries": 2})
+    redis = aioredis.Redis.from_url(settings.mesh.redis_url, decode_responses=True)
+    store = TimesOutOnFlaky(knowledge.collections)
+    parser = ParsePool(sandbox_limits(settings))
+    await parser.start()
+    worker = IngestWorker(redis, store, LexicalIndexes(store, redis), embedder, settings, parser, consumer="one")
+    documents = [IngestDocument("", "", "", 0, doc_id, f"Policy {doc_id}.") for doc_id in ("a", "flaky", "b")]
+    job_id = await enqueue_documents(redis, settings, worker.jobs, "acme", "default", documents)
+    await worker.ensure_group()
+    await worker.process(await worker.read())  # the batch fails; a and b are stored one by one
+    assert (await worker.jobs.status(job_id, "acme")).done == 2
+    await worker.reclaim()  # the second delivery of flaky fails too
+    await worker.reclaim()  # delivered twice: dead-lettered with the reason it kept failing
+    await parser.close()
+
+    job = await worker.jobs.status(job_id, "acme")
+    assert (job.done, job.failed) == (2, 1)
+    assert job.errors[0].error == "failed 2 deliveries; last error: vector store did not answer within 10s"
+    dead: Any = await redis.xrange(settings.ingest_dead_letter_key)
+    assert [letter["id"] for _, letter in dead] == ["flaky"]
+    assert (await queued(redis, "acme")).documents == 0
+    await redis.aclose()
