@@ -33,6 +33,7 @@ from meshline.orchestrator.graph import new_turn_input
 from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.thread_locks import ThreadLocks
+from meshline.resilience.deadlines import TurnTimeouts
 from meshline.service.context import current_context
 
 TurnEvent = RouteEvent | DeltaEvent | ToolEvent | DoneEvent
@@ -45,11 +46,13 @@ class TurnRunner:
         registry: ServiceRegistry,
         redis: Redis,
         default_timeout_s: float,
+        min_timeout_s: float = TurnTimeouts.min_s,
+        max_timeout_s: float = TurnTimeouts.max_s,
     ) -> None:
         self.graph = graph
         self.registry = registry
         self.redis = redis
-        self.default_timeout_s = default_timeout_s
+        self.timeouts = TurnTimeouts(default_timeout_s, min_timeout_s, max_timeout_s)
         self.locks = ThreadLocks(redis)
 
     @staticmethod
@@ -67,13 +70,13 @@ class TurnRunner:
         seed: list[ChatMessage] | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Run the turn, yielding route, delta and tool events, then one done event."""
+        ctx = current_context()
+        budget = self.timeouts.budget(timeout_s, ctx.remaining())  # 422 for a deadline it cannot meet
         if agent is not None and await self.registry.manifest(agent) is None:
             raise NotFound(f"no agent named {agent!r} is registered", code="unknown_agent")
         thread_id = thread_id or uuid.uuid4().hex
         config = self._config(actor, thread_id)
-        budget = timeout_s or self.default_timeout_s
-        ctx = current_context()
-        ctx.deadline = min(ctx.deadline or float("inf"), time.time() + budget)
+        ctx.deadline = time.time() + budget
         turn_input = new_turn_input(message, agent)
         if seed:
             existing = await self.graph.aget_state(config)
