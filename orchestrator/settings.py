@@ -24,10 +24,10 @@ class OrchestratorSettings(ServiceSettings):
     max_message_chars: int = Field(default=16_000, ge=1)
     turn_timeout_s: float = Field(default=120.0, gt=0, description="Default deadline of one chat turn.")
     min_turn_timeout_s: float = Field(
-        default=5.0,
+        default=4.0,
         gt=0,
         description="Shortest `timeout_s` (or X-Meshline-Deadline) a turn accepts, else 422 timeout_out_of_range: "
-        "the dispatch reserve (1 s) + the time a fallback needs (2 s) + a real agent call (2 s).",
+        "the dispatch reserve (1 s) + the time a fallback needs (2 s) + at least 1 s for the agent itself.",
     )
     max_turn_timeout_s: float = Field(
         default=300.0, gt=0, le=600, description="Longest `timeout_s` a turn accepts (the chat contract's cap is 600)."

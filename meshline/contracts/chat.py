@@ -35,7 +35,7 @@ class ChatRequest(BaseModel):
         gt=0,
         le=600,
         description="Deadline for the whole turn, in seconds. The orchestrator accepts its configured range "
-        "(default 5 to 300 s) and answers anything outside it with 422 `timeout_out_of_range`.",
+        "(default 4 to 300 s) and answers anything outside it with 422 `timeout_out_of_range`.",
     )
 
 

@@ -68,7 +68,7 @@ class TurnTimeouts:
     """
 
     default_s: float = 120.0
-    min_s: float = 5.0
+    min_s: float = 4.0
     max_s: float = 300.0
 
     def budget(self, requested_s: float | None, inbound_left_s: float | None = None) -> float:

@@ -25,7 +25,7 @@ from tests.security.test_identity import mint
 
 pytestmark = pytest.mark.e2e
 
-MIN_TIMEOUT_S = 5.0  # MESHLINE_ORCHESTRATOR_MIN_TURN_TIMEOUT_S's default
+MIN_TIMEOUT_S = 4.0  # MESHLINE_ORCHESTRATOR_MIN_TURN_TIMEOUT_S's default
 NOISY_TURNS, AT_ONCE = 12, 4  # a dozen, four at a time (within a per-key concurrency limit)
 
 
@@ -50,6 +50,19 @@ def commerce_breaker(mesh: TestMesh) -> str | None:
         return next(s.breaker for s in admin.services.list() if s.name == "commerce")
 
 
+def llm_cooling(mesh: TestMesh) -> dict[str, float]:
+    """Seconds each model group of the LLM layer is still cooling down for (0: callable)."""
+    with httpx.Client(base_url=mesh.url, headers={"authorization": f"Bearer {mesh.admin_key}"}) as admin:
+        listing = admin.get("/v1/admin/models", timeout=10).json()
+    return {f"{a['alias']}@{v['version']}": v["cooling_down_s"] for a in listing["aliases"] for v in a["versions"]}
+
+
+def wait_until_callable(mesh: TestMesh, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(llm_cooling(mesh).values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def test_short_deadline_turns_of_one_tenant_leave_commerce_to_the_others(mesh: TestMesh) -> None:
     noisy = mint(mesh, f"noisy-{uuid.uuid4().hex[:6]}", ["chat"])
     assert commerce_breaker(mesh) == "closed"
@@ -60,14 +73,19 @@ def test_short_deadline_turns_of_one_tenant_leave_commerce_to_the_others(mesh: T
     elapsed = time.monotonic() - started
     assert [r.status_code for r in replies] == [200] * NOISY_TURNS
     # Each ran out of its own time (answered degraded, before its deadline), inside the agent's call.
-    assert all(r.json()["degraded"] for r in replies), [r.json()["content"] for r in replies]
-    assert all("deadline_exceeded" in r.json()["content"] for r in replies)
+    contents = [r.json()["content"] for r in replies]
+    assert all(r.json()["degraded"] for r in replies) and all("deadline_exceeded" in c for c in contents), contents
     assert elapsed > (NOISY_TURNS / AT_ONCE) * (MIN_TIMEOUT_S - 2), "the turns did run into their deadlines"
     assert commerce_breaker(mesh) == "closed"
+    # The LLM layer may cool its model group down when its provider timeout (capped at the same
+    # deadline) beats the deadline's cancel: a separate issue of the LLM layer (notes/bulkheads12.md).
+    # Waited out here so that this test checks the agent's breaker alone.
+    wait_until_callable(mesh)
     quiet = chat(mesh, mesh.api_key, {"message": "where is my order?", "agent": "commerce"})
     assert quiet.status_code == 200, quiet.text
     answer = quiet.json()
-    assert not answer["degraded"] and answer["fallbacks"] == {} and answer["route"]["agents"] == ["commerce"]
+    assert answer["fallbacks"] == {} and answer["route"]["agents"] == ["commerce"], answer
+    assert not answer["degraded"], answer["content"]
 
 
 @pytest.mark.parametrize("timeout_s", [0.95, 5e-324, MIN_TIMEOUT_S - 0.01, 300.5])
@@ -78,7 +96,7 @@ def test_a_timeout_the_turn_cannot_meet_is_a_422_naming_the_limit(mesh: TestMesh
     assert (reply.status_code, reply.headers["content-type"]) == (422, "application/problem+json")
     problem = reply.json()
     assert problem["code"] == "timeout_out_of_range" and problem["retryable"] is False
-    assert "timeout_s" in problem["detail"] and "5 to 300s" in problem["detail"]
+    assert "timeout_s" in problem["detail"] and "4 to 300s" in problem["detail"]
 
 
 def test_a_short_deadline_header_from_a_public_caller_is_a_422_too(mesh: TestMesh) -> None:
