@@ -86,7 +86,14 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
             app.state.api_keys = api_keys = await open_api_keys(settings, redis)
             add_readiness_check(app, "api_keys", api_keys.ping)
-            app.state.turns = TurnRunner(graph, registry, redis, settings.turn_timeout_s)
+            app.state.turns = TurnRunner(
+                graph,
+                registry,
+                redis,
+                settings.turn_timeout_s,
+                min_timeout_s=settings.min_turn_timeout_s,
+                max_timeout_s=settings.max_turn_timeout_s,
+            )
             add_readiness_check(app, "redis", redis.ping)
             stop = asyncio.Event()
             health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s, stop))
@@ -140,7 +147,12 @@ def build_caller(
         registry,
         issuer,
         breaker=CircuitBreaker(SharedBreakerStore(registry.redis), policy, metrics),
-        bulkhead=Bulkhead(BulkheadPolicy(settings.bulkhead_max_concurrent, settings.bulkhead_max_wait_s), metrics),
+        bulkhead=Bulkhead(
+            BulkheadPolicy(
+                settings.bulkhead_max_concurrent, settings.bulkhead_max_wait_s, settings.bulkhead_tenant_share
+            ),
+            metrics,
+        ),
         policy=DispatchPolicy(
             settings.fallback_agents, reserve_s=settings.dispatch_reserve_s, timeouts=settings.agent_timeouts_s
         ),

@@ -4,6 +4,11 @@ Deltas are handed to ``on_delta`` as they arrive so the orchestrator can stream 
 A failed agent never fails the turn: its fallback agent answers (told what is unavailable),
 or, without one, an honest degraded reply names what is unavailable; either way the turn is
 answered before its deadline and recorded.
+
+Who is blamed: an agent's breaker counts the agent's faults only — its own budget
+(``DispatchPolicy.timeouts``) running out, connect failures, 5xx, broken streams — never the
+turn's deadline running out first (``timeout_s`` or the reserve), nor its tenant's share of the
+agent's bulkhead being taken (see ``counts_as_failure``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_problem
-from meshline.resilience.deadlines import before_deadline, time_left
+from meshline.resilience.deadlines import before_deadline, time_left, within_budget
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.scopes import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL
@@ -43,7 +48,9 @@ class DispatchPolicy:
     fallbacks: Mapping[str, str] = field(default_factory=dict)  # agent -> fallback agent
     reserve_s: float = 1.0  # kept back from the turn's deadline to compose and save the turn
     min_fallback_s: float = 2.0  # below this much time left, answer degraded instead of falling back
-    timeouts: Mapping[str, float] = field(default_factory=dict)  # agent -> its own budget within the turn
+    # agent -> its own budget within the turn, counted from when its call starts (after the wait for
+    # a slot); an agent without one is bounded by the turn's deadline and the client's timeout.
+    timeouts: Mapping[str, float] = field(default_factory=dict)
 
 
 class AgentStatus(BaseModel):
@@ -167,16 +174,22 @@ class AgentCaller:
         manifest = await self.registry.manifest(agent)
         task = await self._prepared(agent, manifest.uses if manifest else [], task, pending_key, tenant, user)
         token = self.agent_token(agent, tenant, user)
-        result = await self._invoke(agent, task, token, on_delta, on_tool)
+        result = await self._invoke(agent, task, tenant, token, on_delta, on_tool)
         # Confirmed or cancelled: closed; asked again or left open: kept, its clock running on; a new one replaces it.
         await self.pending.settle(pending_key, task.metadata.get("pending"), result.metadata.get("pending"))
         return result
 
-    async def _invoke(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
+    async def _invoke(
+        self, agent: str, task: AgentTask, tenant: str, token: str, on_delta: OnDelta, on_tool: OnTool
+    ) -> AgentResult:
+        """The wait for a slot and the call both end before the turn's deadline (minus the reserve),
+        so no slot is held past it; the agent's own budget, if any, bounds the call alone."""
+        what = f"the {agent} agent"
         async with (
             self.breaker.guard(agent),
-            self.bulkhead.slot(agent),
-            before_deadline(self.policy.reserve_s, f"the {agent} agent", self.policy.timeouts.get(agent)),
+            before_deadline(self.policy.reserve_s, what),
+            self.bulkhead.slot(agent, tenant),
+            within_budget(self.policy.timeouts.get(agent), what),
         ):
             return await self._call(agent, task, token, on_delta, on_tool)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from meshline.service.settings import NetworkList, ServiceSettings
@@ -23,6 +23,15 @@ class OrchestratorSettings(ServiceSettings):
     )
     max_message_chars: int = Field(default=16_000, ge=1)
     turn_timeout_s: float = Field(default=120.0, gt=0, description="Default deadline of one chat turn.")
+    min_turn_timeout_s: float = Field(
+        default=4.0,
+        gt=0,
+        description="Shortest `timeout_s` (or X-Meshline-Deadline) a turn accepts, else 422 timeout_out_of_range: "
+        "the dispatch reserve (1 s) + the time a fallback needs (2 s) + at least 1 s for the agent itself.",
+    )
+    max_turn_timeout_s: float = Field(
+        default=300.0, gt=0, le=600, description="Longest `timeout_s` a turn accepts (the chat contract's cap is 600)."
+    )
     history_messages: int = Field(default=20, ge=0, description="Earlier messages of the thread sent to the agent.")
     recall_k: int = Field(default=5, ge=0, le=50)
     default_agent: str = "general"
@@ -67,6 +76,13 @@ class OrchestratorSettings(ServiceSettings):
         description="Seconds a side effect an agent asked the user to confirm stays open, counted from the "
         "question; then a yes runs nothing (the agent asks again). A turn that goes to another agent closes it.",
     )
+    bulkhead_tenant_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of an agent's slots (per orchestrator process) one tenant may hold, at least one "
+        "slot; waiters are served round-robin across tenants. 1 turns the share off.",
+    )
 
     registry_allow_networks: NetworkList = Field(
         default_factory=list,
@@ -75,6 +91,12 @@ class OrchestratorSettings(ServiceSettings):
         "network in compose/k8s. Everything else non-public is refused on every connection, the "
         "calls to registered agents included.",
     )
+
+    @model_validator(mode="after")
+    def _turn_timeouts_fit(self) -> OrchestratorSettings:
+        if not self.dispatch_reserve_s < self.min_turn_timeout_s <= self.max_turn_timeout_s:
+            raise ValueError("need dispatch_reserve_s < min_turn_timeout_s <= max_turn_timeout_s")
+        return self
 
     def checkpoint_file(self) -> Path:
         return self.checkpoint_path or (self.mesh.home / "threads.sqlite")

@@ -36,6 +36,7 @@ from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.shown_text import ShownText
 from meshline.orchestrator.thread_locks import ThreadLocks
+from meshline.resilience.deadlines import TurnTimeouts
 from meshline.service.context import current_context
 
 log = logging.getLogger("meshline.orchestrator.turns")
@@ -49,11 +50,13 @@ class TurnRunner:
         registry: ServiceRegistry,
         redis: Redis,
         default_timeout_s: float,
+        min_timeout_s: float = TurnTimeouts.min_s,
+        max_timeout_s: float = TurnTimeouts.max_s,
     ) -> None:
         self.graph = graph
         self.registry = registry
         self.redis = redis
-        self.default_timeout_s = default_timeout_s
+        self.timeouts = TurnTimeouts(default_timeout_s, min_timeout_s, max_timeout_s)
         self.locks = ThreadLocks(redis)
 
     @staticmethod
@@ -71,13 +74,13 @@ class TurnRunner:
         seed: list[ChatMessage] | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Run the turn, yielding route, delta and tool events, then one done event."""
+        ctx = current_context()
+        budget = self.timeouts.budget(timeout_s, ctx.remaining())  # 422 for a deadline it cannot meet
         if agent is not None and await self.registry.manifest(agent) is None:
             raise NotFound(f"no agent named {agent!r} is registered", code="unknown_agent")
         thread_id = thread_id or uuid.uuid4().hex
         config = self._config(actor, thread_id)
-        budget = timeout_s or self.default_timeout_s
-        ctx = current_context()
-        ctx.deadline = min(ctx.deadline or float("inf"), time.time() + budget)
+        ctx.deadline = time.time() + budget
         turn_input = new_turn_input(message, agent)
         if seed:
             existing = await self.graph.aget_state(config)

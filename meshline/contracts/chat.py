@@ -40,7 +40,13 @@ class ChatRequest(BaseModel):
     agent: str | None = Field(default=None, description="Pin the turn to this agent, skipping the router.")
     user: str | None = Field(default=None, max_length=128, description="End user, when the key has none.")
     stream: bool = False
-    timeout_s: float | None = Field(default=None, gt=0, le=600, description="Deadline for the whole turn.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="Deadline for the whole turn, in seconds. The orchestrator accepts its configured range "
+        "(default 4 to 300 s) and answers anything outside it with 422 `timeout_out_of_range`.",
+    )
 
 
 class RouteDecision(BaseModel):

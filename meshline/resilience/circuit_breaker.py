@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from meshline.errors import MeshlineError, ServiceUnavailable
+from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable
 from meshline.resilience.metrics import ResilienceMetrics
 
 log = logging.getLogger("meshline.resilience.breaker")
@@ -202,6 +202,8 @@ class CircuitBreaker:
         except MeshlineError as exc:
             if counts_as_failure(exc):
                 await self.record(target, ok=False, probe=probe)
+            elif probe and exc.code in NO_VERDICT:  # the caller's doing: the next call probes instead
+                await self.release_probe(target)
             elif probe:  # a 4xx proves the target alive; our own rejection proves nothing: try later
                 await self.record(target, ok=exc.status < 500, probe=probe)
             raise
@@ -245,6 +247,12 @@ class CircuitBreaker:
             return BreakerState.OPEN
         return BreakerState.CLOSED
 
+    async def release_probe(self, target: str) -> None:
+        """Give a half-open probe's slot back without a verdict (the state stays half-open)."""
+        record = await self.store.read(target)
+        if record.state is BreakerState.HALF_OPEN:
+            await self.store.write(target, record)  # a write resets the probes claimed
+
     def _rejection(self, target: str, retry_after_s: float) -> CircuitOpen:
         if self.metrics is not None:
             self.metrics.breaker_rejections.labels(target).inc()
@@ -254,10 +262,17 @@ class CircuitBreaker:
         )
 
 
+# Outcomes that say nothing about the target: the caller's deadline ran out (whoever noticed it:
+# our own cut, the client's timeout, the target's deadline middleware), or the caller's tenant
+# already held its share of the target's bulkhead.
+NO_VERDICT = frozenset({DeadlineExceeded.code, "bulkhead_full"})
+
+
 def counts_as_failure(exc: MeshlineError) -> bool:
-    """The target's fault (5xx, timeouts, unreachable), not the caller's (4xx) nor our own
-    protection rejecting the call before it was made (a full bulkhead, an open breaker downstream)."""
-    return exc.status >= 500 and exc.code not in ("bulkhead_full", CircuitOpen.code)
+    """The target's fault (5xx, its own budget spent, unreachable, a broken stream), not the
+    caller's (4xx, its deadline) nor our own protection rejecting the call before it was made (a
+    full bulkhead, an open breaker downstream)."""
+    return exc.status >= 500 and exc.code not in (*NO_VERDICT, CircuitOpen.code)
 
 
 def _text(value: bytes | str) -> str:

@@ -16,6 +16,7 @@ from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance, ServiceRegistry
+from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
 from meshline.resilience.metrics import ResilienceMetrics
@@ -123,14 +124,20 @@ async def register(redis: Redis, name: str, *urls: str) -> None:
 
 @asynccontextmanager
 async def dispatching(
-    redis_url: str, token_keys: tuple[str, str], policy: DispatchPolicy, metrics: ResilienceMetrics | None = None
+    redis_url: str,
+    token_keys: tuple[str, str],
+    policy: DispatchPolicy,
+    metrics: ResilienceMetrics | None = None,
+    *,
+    breaker_policy: BreakerPolicy | None = None,
+    bulkhead: Bulkhead | None = None,
 ) -> AsyncIterator[tuple[Redis, AgentCaller]]:
-    """A caller over a real Redis and registry, with ``policy``; closed afterwards."""
+    """A caller over a real Redis and registry (its breaker's state there too), with ``policy``; closed afterwards."""
     redis = Redis.from_url(redis_url)
     client = ServiceClient(timeout_s=30, connect_timeout_s=0.2, retry=RetryPolicy(max_attempts=1))
-    caller = AgentCaller(
-        client, ServiceRegistry(redis), ServiceTokenIssuer(token_keys[0]), policy=policy, metrics=metrics
-    )
+    breaker = CircuitBreaker(SharedBreakerStore(redis), breaker_policy, metrics)
+    issuer = ServiceTokenIssuer(token_keys[0])
+    caller = AgentCaller(client, ServiceRegistry(redis), issuer, breaker, bulkhead, policy=policy, metrics=metrics)
     try:
         yield redis, caller
     finally:
@@ -198,5 +205,5 @@ async def test_an_agent_past_its_own_budget_is_cut_and_its_fallback_answers(
             result, error = await ask_commerce(caller, task)
             elapsed = time.perf_counter() - started
     assert 0.9 < elapsed < 1.8, elapsed
-    assert error is not None and "deadline" in error
+    assert error is not None and "its own budget of 1s" in error
     assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
