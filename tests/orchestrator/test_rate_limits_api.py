@@ -18,13 +18,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from typer.testing import CliRunner
 
+from meshline.cli.main import build_app
 from meshline.orchestrator.api.chat import ChatPrincipal
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.keys import digest
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.sdk import AsyncClient, InvalidRequestError
 from meshline.testing.redis_process import free_port
 
 ADMIN = "test-admin-key"
@@ -245,3 +248,20 @@ async def test_a_keys_file_from_before_limits_opens_and_gains_the_columns(
         listed = (await http.get("/v1/keys?tenant=acme", headers=bearer(ADMIN))).json()["keys"]
         assert {k["name"]: k["rate_limit_rps"] for k in listed} == {"old": None, "new": 1.0}
     assert {"rate_limit_rps", "max_concurrent_turns"} <= key_columns(home)
+
+
+async def test_cli_and_sdk_mint_keys_with_limits(app_env: None) -> None:
+    app = create_app(OrchestratorSettings())
+    async with served(app) as url:
+        cli, runner = build_app(), CliRunner()
+        args = ["keys", "create", "--url", url, "--key", ADMIN, "--tenant", "acme", "--rate-limit", "2.5"]
+        created = await asyncio.to_thread(runner.invoke, cli, [*args, "--max-turns", "3"])
+        assert created.exit_code == 0, created.output
+        assert "limits 2.5/s 3 turns" in created.stderr
+        async with AsyncClient(url, ADMIN) as admin:
+            minted = await admin.keys.create("acme", ["chat"], rate_limit_rps=1, max_concurrent_turns=2)
+            assert (minted.rate_limit_rps, minted.max_concurrent_turns) == (1, 2)
+            with pytest.raises(InvalidRequestError):
+                await admin.keys.create("acme", ["chat"], max_concurrent_turns=0)  # refused before any request
+        listed = await asyncio.to_thread(runner.invoke, cli, ["keys", "list", "--url", url, "--key", ADMIN])
+        assert "2.5/s 3 turns" in listed.stdout and "1/s 2 turns" in listed.stdout
