@@ -42,6 +42,7 @@ TENANT_LIMITS = {"noisy": {"rate_limit_rps": NOISY_RPS}, "unlimited": OUT_OF_REA
 class Tally:
     seconds: list[float] = field(default_factory=list)  # successful turns
     refused: int = 0
+    refused_by: dict[str, int] = field(default_factory=dict)  # problem code -> count
     degraded: int = 0
     errors: int = 0
     sent: int = 0
@@ -54,6 +55,7 @@ class Tally:
             "sent": self.sent,
             "ok": len(ok),
             "refused_429": self.refused,
+            "refused_by": self.refused_by,
             "degraded": self.degraded,
             "errors": self.errors,
             "skipped": self.skipped,
@@ -75,6 +77,8 @@ async def one(http: httpx.AsyncClient, key: str, message: str, tally: Tally) -> 
         return
     if response.status_code == 429:
         tally.refused += 1
+        code = str(response.json().get("code"))
+        tally.refused_by[code] = tally.refused_by.get(code, 0) + 1
     elif response.status_code != 200:
         tally.errors += 1
     elif response.json().get("degraded"):

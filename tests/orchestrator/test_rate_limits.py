@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 
 from meshline.errors import RateLimited
 from meshline.orchestrator.auth import Principal
+from meshline.orchestrator.rate_limit_metrics import OTHER, PLATFORM, TenantLabels
 from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, RedisLimits, Slots
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
@@ -136,3 +137,33 @@ async def test_redis_down_limits_locally_and_logs_once(
     assert len(warnings) == 1 and "redis unavailable" in warnings[0].getMessage()
     assert all(r.exc_info is None for r in caplog.records), "an outage logs no traceback"
     await dead.aclose()
+
+
+def test_tenant_labels_are_bounded() -> None:
+    labels = TenantLabels(max_tenants=2)
+    assert [labels(t) for t in ("a", "b", "c", "a", "d", None)] == ["a", "b", OTHER, "a", OTHER, PLATFORM]
+
+
+async def test_metrics_count_admissions_and_refusals_by_limit(redis_url: str, mesh_env: dict[str, str]) -> None:
+    redis, registry = Redis.from_url(redis_url), CollectorRegistry()
+    limits = ApiLimits(redis, OrchestratorSettings(metrics_max_tenants=1), registry)
+    first = Principal("first", None, frozenset({"chat"}), "k1", rate_limit_rps=1)
+    second = Principal("second", None, frozenset({"chat"}), "k2", max_concurrent_turns=1)
+    await limits.admit(first)
+    with pytest.raises(RateLimited):
+        await limits.admit(first)
+    async with limits.turn(second):
+        assert registry.get_sample_value("meshline_api_turns_in_flight", {"tenant": OTHER}) == 1
+        with pytest.raises(RateLimited):
+            async with limits.turn(second):
+                pass
+    await redis.aclose()
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("meshline_api_requests_admitted_total", tenant="first") == 1
+    assert sample("meshline_api_requests_refused_total", tenant="first", limit="key_rate") == 1
+    assert sample("meshline_api_requests_admitted_total", tenant=OTHER) == 1, "beyond the first tenant: (other)"
+    assert sample("meshline_api_requests_refused_total", tenant=OTHER, limit="key_turns") == 1
+    assert sample("meshline_api_turns_in_flight", tenant=OTHER) == 0
