@@ -70,14 +70,14 @@ class OrchestratorSettings(ServiceSettings):
     bulkhead_max_concurrent: int = Field(default=32, ge=1, description="Calls in flight per agent.")
     bulkhead_max_wait_s: float = Field(default=0.5, ge=0, description="Wait for a slot, then 503.")
 
-    # Public API limits (orchestrator/rate_limits.py). Defaults sized for `meshline up` on 2 cores: a chat turn
-    # on the fake provider costs ~40 ms of CPU there, so one tenant at its limit uses about one core.
+    # Public API limits (orchestrator/rate_limits.py). Defaults sized for `meshline up` on 2 cores, which serve
+    # ~25-30 turns/s in all (bench/results/failover.json): one tenant at its limit takes about a third of that.
     tenant_rate_limit_rps: float = Field(
-        default=20.0, gt=0, description="Requests per second one tenant may make (chat and knowledge endpoints)."
+        default=10.0, gt=0, description="Requests per second one tenant may make (chat and knowledge endpoints)."
     )
     tenant_max_concurrent_turns: int = Field(default=8, ge=1, description="Chat turns one tenant may run at once.")
     key_rate_limit_rps: float = Field(
-        default=20.0, gt=0, description="Requests per second one API key may make, unless its record says otherwise."
+        default=10.0, gt=0, description="Requests per second one API key may make, unless its record says otherwise."
     )
     key_max_concurrent_turns: int = Field(
         default=4, ge=1, description="Chat turns one API key may run at once, unless its record says otherwise."

@@ -141,7 +141,7 @@ async def test_a_failed_turn_gives_its_slot_back(client: httpx.AsyncClient) -> N
 
 
 async def test_platform_admin_is_held_to_its_own_limit_not_a_tenants(client: httpx.AsyncClient) -> None:
-    # 40 quick calls: beyond a tenant's bucket of 20 (at 20/s), within the admin key's own 100.
+    # 40 quick calls: beyond a tenant's bucket of 10 (at 10/s), within the admin key's own 100.
     chat = {"message": "hi"}
     statuses = [(await client.post("/v1/chat", json=chat, headers=bearer(ADMIN))).status_code for _ in range(40)]
     assert 429 not in statuses
