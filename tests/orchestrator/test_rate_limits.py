@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -20,7 +21,7 @@ from meshline.orchestrator.rate_limit_metrics import OTHER, PLATFORM, TenantLabe
 from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, RedisLimits, Slots
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.testing.redis_process import free_port
+from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 
 @pytest.fixture
@@ -167,3 +168,33 @@ async def test_metrics_count_admissions_and_refusals_by_limit(redis_url: str, me
     assert sample("meshline_api_requests_admitted_total", tenant=OTHER) == 1, "beyond the first tenant: (other)"
     assert sample("meshline_api_requests_refused_total", tenant=OTHER, limit="key_turns") == 1
     assert sample("meshline_api_turns_in_flight", tenant=OTHER) == 0
+
+
+async def test_limits_go_back_to_redis_when_it_answers_again(
+    mesh_env: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    url = redis_url_for(port, "pw")
+    client = Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    limits = ApiLimits(client, OrchestratorSettings(), CollectorRegistry())
+    principal = Principal("acme", None, frozenset({"chat"}), "k1", max_concurrent_turns=1)
+    caplog.set_level(logging.INFO, "meshline.orchestrator.rate_limits")
+    async with limits.turn(principal):  # no Redis yet: held locally, given back locally
+        assert limits.degraded
+    proc = start_redis(port, tmp_path / "redis", password="pw")
+    try:
+        slot_set = limits.plan(principal, turn=True).check.slots[0].key
+        deadline = time.monotonic() + 10
+        while True:
+            async with limits.turn(principal):
+                if not limits.degraded:
+                    assert await RedisLimits(client).in_use(slot_set) == 1, "this turn's slot is in Redis"
+                    break
+            assert time.monotonic() < deadline, "the limiter never went back to Redis"
+            await asyncio.sleep(0.2)
+        assert await RedisLimits(client).in_use(slot_set) == 0
+        assert any("shared through redis again" in r.getMessage() for r in caplog.records)
+    finally:
+        await client.aclose()
+        proc.terminate()
+        proc.wait(timeout=10)
