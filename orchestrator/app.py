@@ -60,7 +60,6 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             retry=Retry(NoBackoff(), 0),
         )
         app.state.rate_limits = rate_limits = ApiLimits(limits_redis, settings, app.state.metrics_registry)
-        rate_limits.start()
         client = ServiceClient.for_app(app)
         router = build_router(settings, redis, client)
         guard = AddressGuard(settings.registry_allow_networks)
@@ -104,6 +103,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             add_readiness_check(app, "redis", redis.ping)
             stop = asyncio.Event()
             health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s, stop))
+            rate_limits.start()  # lease renewals, stopped in the finally below
             try:
                 yield
             finally:

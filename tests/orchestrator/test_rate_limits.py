@@ -198,3 +198,23 @@ async def test_limits_go_back_to_redis_when_it_answers_again(
         await client.aclose()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+async def test_a_running_turn_keeps_its_slot_past_one_lease(redis_url: str, mesh_env: dict[str, str]) -> None:
+    """The renewal loop extends the leases of running turns (lease 1.5 s, held for twice that)."""
+    redis = Redis.from_url(redis_url)
+    limits = ApiLimits(redis, OrchestratorSettings(turn_lease_s=1.5), CollectorRegistry())
+    limits.start()
+    principal = Principal("acme", None, frozenset({"chat"}), "k1", max_concurrent_turns=1)
+    slot_set = limits.plan(principal, turn=True).check.slots[0].key
+    try:
+        async with limits.turn(principal):
+            await asyncio.sleep(3.0)
+            assert await limits.in_use(slot_set) == 1, "renewed, not expired"
+            with pytest.raises(RateLimited):
+                async with limits.turn(principal):
+                    pass
+        assert await limits.in_use(slot_set) == 0
+    finally:
+        await limits.aclose()
+        await redis.aclose()
