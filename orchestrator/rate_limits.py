@@ -44,6 +44,7 @@ from meshline.resilience.last_known import REDIS_DOWN
 log = logging.getLogger("meshline.orchestrator.rate_limits")
 PREFIX = "meshline:limits"
 REDIS_RETRY_S = 1.0  # while Redis is down, ask it again this often (not on every request)
+SLOT_POLL_S = 0.05  # a turn waiting for a slot asks again this often
 LimitName = Literal["key_rate", "tenant_rate", "key_turns", "tenant_turns"]
 
 
@@ -192,24 +193,35 @@ class ApiLimits:
         return self.local.in_use(key)
 
     async def _admit(self, plan: Plan) -> bool:
-        """Raise the refusal, or return whether the admission was counted locally."""
-        refusal: Refusal | None = None
-        local = True
+        """Raise the refusal, or return whether the admission was counted locally.
+
+        A turn that finds its slots full tries again for up to ``turn_slot_wait_s``: a client that sends
+        its next turn as soon as the last reply has arrived would otherwise race that turn's release
+        (which follows the last byte sent)."""
+        give_up_at = time.monotonic() + self.settings.turn_slot_wait_s
+        while True:
+            refusal, local = await self._try(plan.check)
+            if refusal is None:
+                self.metrics.admitted.labels(plan.label).inc()
+                return local
+            waits_for_slot = refusal.position >= len(plan.check.buckets)
+            if not waits_for_slot or time.monotonic() >= give_up_at:
+                limit = plan.limits[refusal.position]
+                self.metrics.refused.labels(plan.label, limit.name).inc()
+                raise refusal_error(limit, refusal.retry_after_s)
+            await asyncio.sleep(SLOT_POLL_S)
+
+    async def _try(self, check: Check) -> tuple[Refusal | None, bool]:
+        """One admission attempt: (the refusal or None, whether it was counted locally)."""
         if self._use_redis():
             try:
-                refusal = await self.shared.admit(plan.check)
-                local = False
-                self._redis_ok()
+                refusal = await self.shared.admit(check)
             except REDIS_DOWN as exc:
                 self._redis_failed(exc)
-        if local:
-            refusal = self.local.admit(plan.check)
-        if refusal is not None:
-            limit = plan.limits[refusal.position]
-            self.metrics.refused.labels(plan.label, limit.name).inc()
-            raise refusal_error(limit, refusal.retry_after_s)
-        self.metrics.admitted.labels(plan.label).inc()
-        return local
+            else:
+                self._redis_ok()
+                return refusal, False
+        return self.local.admit(check), True
 
     async def _release(self, check: Check, local: bool) -> None:
         if local:

@@ -99,6 +99,12 @@ class OrchestratorSettings(ServiceSettings):
         description="A concurrent-turn slot expires this long after its last renewal (renewed every third of it "
         "while the turn runs), so a crashed replica's slots come back.",
     )
+    turn_slot_wait_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="A turn that finds its key's or tenant's turns all running waits this long for one to end, "
+        "then 429 too_many_concurrent_turns.",
+    )
     limits_redis_timeout_s: float = Field(
         default=0.25, gt=0, description="Limiter round trip to Redis; then this process limits on its own."
     )

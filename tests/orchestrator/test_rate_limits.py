@@ -119,7 +119,7 @@ async def test_redis_down_limits_locally_and_logs_once(
     mesh_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = Redis(port=free_port(), socket_timeout=0.2, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-    limits = ApiLimits(dead, OrchestratorSettings(), CollectorRegistry())
+    limits = ApiLimits(dead, OrchestratorSettings(turn_slot_wait_s=0), CollectorRegistry())  # no refill meanwhile
     principal = Principal("acme", None, frozenset({"chat"}), "k1", rate_limit_rps=3, max_concurrent_turns=1)
     caplog.set_level(logging.INFO, "meshline.orchestrator.rate_limits")
     async with limits.turn(principal):
@@ -218,3 +218,30 @@ async def test_a_running_turn_keeps_its_slot_past_one_lease(redis_url: str, mesh
     finally:
         await limits.aclose()
         await redis.aclose()
+
+
+async def test_a_turn_waits_briefly_for_a_slot_that_is_being_given_back(
+    redis_url: str, mesh_env: dict[str, str]
+) -> None:
+    """A client sending its next turn right after the last reply races that turn's release: it waits."""
+    redis = Redis.from_url(redis_url)
+    limits = ApiLimits(redis, OrchestratorSettings(turn_slot_wait_s=5.0), CollectorRegistry())
+    principal = Principal("acme", None, frozenset({"chat"}), "k1", max_concurrent_turns=1)
+    first_ends = asyncio.Event()
+
+    async def first() -> None:
+        async with limits.turn(principal):
+            await first_ends.wait()
+
+    async def second() -> None:
+        async with limits.turn(principal):
+            pass
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(first())
+        await asyncio.sleep(0.1)
+        waiting = group.create_task(second())
+        await asyncio.sleep(0.2)
+        assert not waiting.done(), "the second turn waits for the slot"
+        first_ends.set()
+    await redis.aclose()
