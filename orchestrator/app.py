@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import Histogram
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
@@ -18,6 +20,7 @@ from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
 from meshline.orchestrator.graph import GraphDeps, build_graph
 from meshline.orchestrator.key_store import open_api_keys
 from meshline.orchestrator.memory_client import MemoryClient
+from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.route_index import RouteIndex
 from meshline.orchestrator.router import Router, RouterConfig
@@ -47,6 +50,16 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         issuer = ServiceTokenIssuer(private_key, settings.mesh.token_ttl_s)
         redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
         metrics = app.state.resilience_metrics
+        # The limiter's own connection: short timeouts and no retries, so a Redis outage costs a request
+        # at most one short wait before the limiter counts locally.
+        limits_timeout = settings.limits_redis_timeout_s
+        limits_redis = Redis.from_url(
+            settings.mesh.redis_url,
+            socket_timeout=limits_timeout,
+            socket_connect_timeout=limits_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        app.state.rate_limits = rate_limits = ApiLimits(limits_redis, settings, app.state.metrics_registry)
         client = ServiceClient.for_app(app)
         router = build_router(settings, redis, client)
         guard = AddressGuard(settings.registry_allow_networks)
@@ -97,6 +110,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             add_readiness_check(app, "redis", redis.ping)
             stop = asyncio.Event()
             health = asyncio.create_task(registry.run_health_checks(settings.health_interval_s, stop))
+            rate_limits.start()  # lease renewals, stopped in the finally below
             try:
                 yield
             finally:
@@ -109,6 +123,8 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 await registry.aclose()
                 await client.aclose()
                 await agents_client.aclose()
+                await rate_limits.aclose()
+                await limits_redis.aclose()
                 await redis.aclose()
 
     return create_service_app(

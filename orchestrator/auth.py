@@ -23,6 +23,9 @@ class Principal:
     user: str | None
     scopes: frozenset[str]
     key_id: str
+    # The key record's own limits (None: the defaults); rate_limits.py applies them.
+    rate_limit_rps: float | None = None
+    max_concurrent_turns: int | None = None
 
     @property
     def platform_admin(self) -> bool:
@@ -55,7 +58,9 @@ async def authenticate(request: Request) -> Principal:
         scopes = frozenset(record.scopes)
         if record.tenant != settings.admin_tenant:
             scopes -= {ADMIN}  # never minted so (see api/keys.py); a record that says otherwise grants nothing
-        principal = Principal(record.tenant, record.user, scopes, record.id)
+        principal = Principal(
+            record.tenant, record.user, scopes, record.id, record.rate_limit_rps, record.max_concurrent_turns
+        )
     ctx = current_context()
     ctx.tenant, ctx.user = principal.tenant, principal.user
     return principal

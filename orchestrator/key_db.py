@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Float, MetaData, String, Table, event
+from sqlalchemy import Column, Connection, Float, Integer, MetaData, String, Table, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -37,7 +37,12 @@ api_keys = Table(
     Column("expires_at", Float),
     Column("revoked_at", Float),
     Column("created_by", String(32)),
+    # Added with per-key limits; older databases get them through add_missing_columns.
+    Column("rate_limit_rps", Float),
+    Column("max_concurrent_turns", Integer),
 )
+# Columns added after the table first shipped: nullable, so adding them to an old table is safe.
+ADDED_COLUMNS = ("rate_limit_rps", "max_concurrent_turns")
 
 
 def keys_database_url(settings: OrchestratorSettings) -> str:
@@ -85,11 +90,27 @@ def open_engine(url: str) -> AsyncEngine:
     )
 
 
+def add_missing_columns(conn: Connection) -> None:
+    """Bring a table made by an older release up to date (``create_all`` never alters a table)."""
+    present = {column["name"] for column in inspect(conn).get_columns(api_keys.name)}
+    for name in ADDED_COLUMNS:
+        if name not in present:
+            column = api_keys.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {api_keys.name} ADD COLUMN {name} {kind}")
+
+
+def _migrate(conn: Connection) -> None:
+    metadata.create_all(conn)
+    add_missing_columns(conn)
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the table if missing; replicas starting together may race, so a lost race is retried once."""
+    """Create the table if missing, add columns an older table lacks; replicas starting together may race
+    (one creates or alters while another inspects), so a lost race is retried once."""
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_migrate)
     except DBAPIError:
         async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_migrate)

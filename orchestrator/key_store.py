@@ -52,6 +52,8 @@ def _record(row: RowMapping) -> ApiKeyRecord:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         created_by=row["created_by"],
+        rate_limit_rps=row["rate_limit_rps"],
+        max_concurrent_turns=row["max_concurrent_turns"],
     )
 
 
@@ -114,6 +116,8 @@ class ApiKeyStore:
         name: str = "",
         expires_at: float | None = None,
         created_by: str | None = None,
+        rate_limit_rps: float | None = None,
+        max_concurrent_turns: int | None = None,
     ) -> tuple[str, ApiKeyRecord]:
         """Mint a key; the secret is returned once and only its hash is stored."""
         key = new_secret()
@@ -125,6 +129,8 @@ class ApiKeyStore:
             name=name,
             expires_at=expires_at,
             created_by=created_by,
+            rate_limit_rps=rate_limit_rps,
+            max_concurrent_turns=max_concurrent_turns,
         )
         row = record.model_dump(exclude={"scopes"}) | {"digest": digest(key), "scopes": " ".join(record.scopes)}
         async with self._db(write=True) as conn:

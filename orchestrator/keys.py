@@ -33,6 +33,9 @@ class ApiKeyRecord(BaseModel):
     expires_at: float | None = None
     revoked_at: float | None = None
     created_by: str | None = None
+    # Per-key limit overrides (None: the orchestrator's per-key defaults); see rate_limits.py.
+    rate_limit_rps: float | None = None
+    max_concurrent_turns: int | None = None
 
     def state(self, now: float) -> KeyState:
         if self.revoked_at is not None:

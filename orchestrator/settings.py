@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from meshline.service.settings import NetworkList, ServiceSettings
+
+
+class TenantLimitOverride(BaseModel):
+    """The platform's limits for one tenant (``tenant_limits``); a field left out keeps the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate_limit_rps: float | None = Field(default=None, gt=0)
+    max_concurrent_turns: int | None = Field(default=None, ge=1)
 
 
 class OrchestratorSettings(ServiceSettings):
@@ -82,6 +91,48 @@ class OrchestratorSettings(ServiceSettings):
         le=1,
         description="Share of an agent's slots (per orchestrator process) one tenant may hold, at least one "
         "slot; waiters are served round-robin across tenants. 1 turns the share off.",
+    )
+
+    # Public API limits (orchestrator/rate_limits.py). Defaults sized for `meshline up` on 2 cores, which serve
+    # ~25-30 turns/s in all (bench/results/failover.json): one tenant at its limit takes about a third of that.
+    tenant_rate_limit_rps: float = Field(
+        default=10.0, gt=0, description="Requests per second one tenant may make (chat and knowledge endpoints)."
+    )
+    tenant_max_concurrent_turns: int = Field(default=8, ge=1, description="Chat turns one tenant may run at once.")
+    key_rate_limit_rps: float = Field(
+        default=10.0, gt=0, description="Requests per second one API key may make, unless its record says otherwise."
+    )
+    key_max_concurrent_turns: int = Field(
+        default=4, ge=1, description="Chat turns one API key may run at once, unless its record says otherwise."
+    )
+    rate_limit_burst_s: float = Field(
+        default=1.0, gt=0, description="Bucket size in seconds of the rate: a quiet key may send rps x this at once."
+    )
+    tenant_limits: dict[str, TenantLimitOverride] = Field(
+        default_factory=dict,
+        description='Per-tenant limits set by the platform (JSON), e.g. {"acme": {"rate_limit_rps": 50}}.',
+    )
+    admin_rate_limit_rps: float = Field(
+        default=100.0, gt=0, description="Per platform-admin key: admins are not held to tenant limits, only this."
+    )
+    admin_max_concurrent_turns: int = Field(default=32, ge=1, description="Per platform-admin key.")
+    turn_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="A concurrent-turn slot expires this long after its last renewal (renewed every third of it "
+        "while the turn runs), so a crashed replica's slots come back.",
+    )
+    turn_slot_wait_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="A turn that finds its key's or tenant's turns all running waits this long for one to end, "
+        "then 429 too_many_concurrent_turns.",
+    )
+    limits_redis_timeout_s: float = Field(
+        default=0.25, gt=0, description="Limiter round trip to Redis; then this process limits on its own."
+    )
+    metrics_max_tenants: int = Field(
+        default=20, ge=0, description="Tenants with their own label in the limit metrics; the rest are '(other)'."
     )
 
     registry_allow_networks: NetworkList = Field(

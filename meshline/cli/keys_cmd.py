@@ -40,7 +40,7 @@ def _when(value: datetime | None) -> str:
 
 def keys_table(keys: list[ApiKeyInfo]) -> Table:
     table = Table(title="API keys", title_justify="left")
-    for column in ("id", "tenant", "user", "scopes", "name", "created", "expires", "state"):
+    for column in ("id", "tenant", "user", "scopes", "name", "created", "expires", "limits", "state"):
         table.add_column(column, no_wrap=True)
     for key in keys:
         style = {"active": "green", "expired": "yellow", "revoked": "red"}[key.state]
@@ -52,9 +52,18 @@ def keys_table(keys: list[ApiKeyInfo]) -> Table:
             key.name,
             _when(key.created_at),
             _when(key.expires_at),
+            _limits(key),
             f"[{style}]{key.state}[/]",
         )
     return table
+
+
+def _limits(key: ApiKeyInfo) -> str:
+    """The key's own limits ("" when it has the defaults)."""
+    parts = [f"{key.rate_limit_rps:g}/s"] if key.rate_limit_rps is not None else []
+    if key.max_concurrent_turns is not None:
+        parts.append(f"{key.max_concurrent_turns} turns")
+    return " ".join(parts)
 
 
 def _console() -> Console:
@@ -75,6 +84,12 @@ def create(
     expires_at: Annotated[
         datetime | None, typer.Option(help="Expire at this UTC time.", formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"])
     ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(help="Requests per second this key may make (default: the mesh's per-key limit).")
+    ] = None,
+    max_turns: Annotated[
+        int | None, typer.Option(help="Chat turns this key may run at once (default: the mesh's per-key limit).")
+    ] = None,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
@@ -83,7 +98,16 @@ def create(
     when = expires_at.replace(tzinfo=UTC) if expires_at else None
     try:
         with admin_client(url, key) as client:
-            created = client.keys.create(tenant, scope or ["chat"], user, name, expires_at=when, ttl_s=ttl_s)
+            created = client.keys.create(
+                tenant,
+                scope or ["chat"],
+                user,
+                name,
+                expires_at=when,
+                ttl_s=ttl_s,
+                rate_limit_rps=rate_limit,
+                max_concurrent_turns=max_turns,
+            )
     except MeshlineAPIError as exc:
         fail(exc)
     typer.echo(created.key)
@@ -91,6 +115,7 @@ def create(
         f"id {created.id}, tenant {created.tenant}, scopes {' '.join(created.scopes)}"
         + (f", user {created.user}" if created.user else "")
         + (f", expires {_when(created.expires_at)}" if created.expires_at else "")
+        + (f", limits {_limits(created)}" if _limits(created) else "")
         + ". The key is shown this once.",
         err=True,
     )

@@ -21,6 +21,8 @@ TENANT_SCOPES = SCOPES - {ADMIN}
 
 NAME = r"^[A-Za-z0-9_.@-]{1,128}$"
 MAX_TTL_S = 10 * 365 * 86_400
+MAX_RATE_LIMIT_RPS = 10_000.0
+MAX_CONCURRENT_TURNS = 10_000
 KeyState = Literal["active", "expired", "revoked"]
 
 
@@ -35,6 +37,19 @@ class CreateApiKey(BaseModel):
     name: str = Field(default="", max_length=200)
     expires_at: AwareDatetime | None = Field(default=None, description="When the key stops working.")
     ttl_s: int | None = Field(default=None, ge=1, le=MAX_TTL_S, description="Or: seconds from now.")
+    rate_limit_rps: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_RATE_LIMIT_RPS,
+        description="Requests per second this key may make (default: the orchestrator's per-key default). "
+        "A tenant admin cannot set it above its tenant's limit; the tenant's limit applies as well.",
+    )
+    max_concurrent_turns: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CONCURRENT_TURNS,
+        description="Chat turns this key may have running at once (same rules as rate_limit_rps).",
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -63,6 +78,8 @@ class ApiKeyInfo(BaseModel):
     expires_at: AwareDatetime | None = None
     revoked_at: AwareDatetime | None = None
     created_by: str | None = Field(default=None, description="Id of the key that minted it ('admin': bootstrap).")
+    rate_limit_rps: float | None = Field(default=None, description="Its own request rate limit, if it has one.")
+    max_concurrent_turns: int | None = Field(default=None, description="Its own concurrent-turn limit, if any.")
     state: KeyState = "active"
 
 

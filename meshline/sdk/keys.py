@@ -26,9 +26,19 @@ def create_body(
     name: str | None,
     expires_at: datetime | None,
     ttl_s: int | None,
+    rate_limit_rps: float | None = None,
+    max_concurrent_turns: int | None = None,
 ) -> dict[str, Any]:
     """A validated ``POST /v1/keys`` body; bad arguments fail here, before any request is made."""
-    fields = {"tenant": tenant, "user": user, "name": name, "expires_at": expires_at, "ttl_s": ttl_s}
+    fields = {
+        "tenant": tenant,
+        "user": user,
+        "name": name,
+        "expires_at": expires_at,
+        "ttl_s": ttl_s,
+        "rate_limit_rps": rate_limit_rps,
+        "max_concurrent_turns": max_concurrent_turns,
+    }
     request = common.validated(CreateApiKey, scopes=list(scopes), **{k: v for k, v in fields.items() if v is not None})
     return request.model_dump(mode="json", exclude_none=True)
 
@@ -59,12 +69,16 @@ class Keys:
         *,
         expires_at: datetime | None = None,
         ttl_s: int | None = None,
+        rate_limit_rps: float | None = None,
+        max_concurrent_turns: int | None = None,
     ) -> ApiKey:
         """A new key (``tenant`` defaults to the caller's own); its secret, ``.key``, is shown this once.
 
-        ``user`` binds the key to one end user; ``expires_at`` (aware) or ``ttl_s`` make it expire.
+        ``user`` binds the key to one end user; ``expires_at`` (aware) or ``ttl_s`` make it expire;
+        ``rate_limit_rps`` and ``max_concurrent_turns`` give it its own limits (a tenant admin: at most
+        its tenant's).
         """
-        body = create_body(tenant, scopes, user, name, expires_at, ttl_s)
+        body = create_body(tenant, scopes, user, name, expires_at, ttl_s, rate_limit_rps, max_concurrent_turns)
         response = self._client._request("POST", "/v1/keys", json=body)
         return ApiKey.model_validate_json(response.content)
 
@@ -91,9 +105,11 @@ class AsyncKeys:
         *,
         expires_at: datetime | None = None,
         ttl_s: int | None = None,
+        rate_limit_rps: float | None = None,
+        max_concurrent_turns: int | None = None,
     ) -> ApiKey:
         """A new key (``tenant`` defaults to the caller's own); its secret, ``.key``, is shown this once."""
-        body = create_body(tenant, scopes, user, name, expires_at, ttl_s)
+        body = create_body(tenant, scopes, user, name, expires_at, ttl_s, rate_limit_rps, max_concurrent_turns)
         response = await self._client._request("POST", "/v1/keys", json=body)
         return ApiKey.model_validate_json(response.content)
 

@@ -32,6 +32,14 @@ from meshline.testing.fake_openai import start_fake_openai
 from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 READY_TIMEOUT_S = 180.0
+# Load tests and benchmarks send dozens of concurrent turns on one key: the public API's per-tenant and
+# per-key limits (sized for `meshline up`) are raised here; a test of the limits sets its own (``env``).
+LOAD_TEST_LIMITS = {
+    "MESHLINE_ORCHESTRATOR_TENANT_RATE_LIMIT_RPS": "10000",
+    "MESHLINE_ORCHESTRATOR_TENANT_MAX_CONCURRENT_TURNS": "256",
+    "MESHLINE_ORCHESTRATOR_KEY_RATE_LIMIT_RPS": "10000",
+    "MESHLINE_ORCHESTRATOR_KEY_MAX_CONCURRENT_TURNS": "256",
+}
 # Tests make tenants as they go: the demo tool services seed any tenant on its first call.
 DEMO_EVERY_TENANT = {"MESHLINE_CRM_DEMO_TENANTS": '["dev", "*"]', "MESHLINE_COMMERCE_DEMO_TENANTS": '["dev", "*"]'}
 
@@ -162,7 +170,7 @@ def run_test_mesh(
         secrets=secrets,
         use_local_model=local_model,
         ports=ports,
-        extra_env={"MESHLINE_LLM_CONFIG": str(models), **DEMO_EVERY_TENANT},
+        extra_env={"MESHLINE_LLM_CONFIG": str(models), **DEMO_EVERY_TENANT, **LOAD_TEST_LIMITS},
     )
     if services is not None:
         specs = [s for s in specs if not s.register or s.name in services]

@@ -10,15 +10,16 @@ from fastapi.responses import StreamingResponse
 from meshline.contracts.chat import ChatRequest, ChatResponse, ErrorEvent
 from meshline.errors import MeshlineError, PayloadTooLarge
 from meshline.orchestrator.api.streaming import sse_response
-from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.identity import acting_user
+from meshline.orchestrator.rate_limits import limited_turn
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
 from meshline.service.problems import problem_for
 from meshline.sse import encode_sse
 
 router = APIRouter(tags=["chat"])
-ChatPrincipal = Annotated[Principal, Depends(require_scope("chat"))]
+ChatPrincipal = Annotated[Principal, Depends(limited_turn("chat"))]  # holds a turn slot until the reply is sent
 
 
 def check_message_size(request: Request, message: str) -> None:

@@ -21,6 +21,7 @@ from meshline.errors import Forbidden, NotFound, Unprocessable
 from meshline.orchestrator.auth import Principal, require_any_scope
 from meshline.orchestrator.key_store import ApiKeyStore
 from meshline.orchestrator.keys import ApiKeyRecord
+from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
 
 router = APIRouter(tags=["keys"])
@@ -64,6 +65,9 @@ async def create_key(body: CreateApiKey, request: Request, principal: KeyAdmin) 
         expires_at = now + body.ttl_s
     if expires_at is not None and expires_at <= now:
         raise Unprocessable("expires_at is in the past", code="expires_in_past")
+    if not principal.platform_admin:
+        limits: ApiLimits = request.app.state.rate_limits
+        limits.check_grantable(tenant, body.rate_limit_rps, body.max_concurrent_turns)
     key, record = await _store(request).create(
         tenant=tenant,
         user=body.user,
@@ -71,6 +75,8 @@ async def create_key(body: CreateApiKey, request: Request, principal: KeyAdmin) 
         name=body.name,
         expires_at=expires_at,
         created_by=principal.key_id,
+        rate_limit_rps=body.rate_limit_rps,
+        max_concurrent_turns=body.max_concurrent_turns,
     )
     return ApiKey(key=key, **record.info(now).model_dump())
 

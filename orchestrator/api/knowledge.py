@@ -20,14 +20,15 @@ from pydantic import ValidationError
 
 from meshline.contracts.knowledge import CollectionInfo, IngestRequest, JobAccepted, JobStatus
 from meshline.errors import Unprocessable
-from meshline.orchestrator.auth import Principal, require_scope
+from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.identity import acting_user
+from meshline.orchestrator.rate_limits import limited_request
 from meshline.resilience.client import ServiceClient, raise_for_problem
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
-Ingester = Annotated[Principal, Depends(require_scope("ingest"))]
+Ingester = Annotated[Principal, Depends(limited_request("ingest"))]
 CollectionName = Annotated[str, Path(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")]
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 FORWARD_TIMEOUT_S = 30.0

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.contracts.chat import ChatMessage, ChatResponse, DeltaEvent, DoneEvent, ResetEvent
 from meshline.errors import BadRequest, MeshlineError, NotFound
-from meshline.orchestrator.api.chat import check_message_size
+from meshline.orchestrator.api.chat import ChatPrincipal, check_message_size
 from meshline.orchestrator.api.streaming import sse_response
-from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
@@ -89,7 +88,7 @@ def error_chunk(error: MeshlineError) -> bytes:
 
 @router.post("/v1/chat/completions", response_model=None)
 async def completions(
-    body: CompletionRequest, request: Request, principal: Annotated[Principal, Depends(require_scope("chat"))]
+    body: CompletionRequest, request: Request, principal: ChatPrincipal
 ) -> dict[str, Any] | StreamingResponse:
     """OpenAI Chat Completions over the mesh (streaming and not)."""
     last = body.messages[-1]
