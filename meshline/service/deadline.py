@@ -3,7 +3,9 @@
 The caller stops waiting at its deadline (``X-Meshline-Deadline``), so anything this service
 still does for that request afterwards only burns capacity that live requests need: the
 middleware cancels the handler at the deadline and answers 504 problem+json, or, when the
-response has already started (a stream), ends it there.
+response has already started (a stream), ends it there. A request that arrives after its own
+deadline made itself impossible: 422 ``deadline_passed``, not a retryable 504 (sent again with
+the same deadline it can only fail again; nor is it the service's fault, so no breaker counts it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from meshline.errors import DeadlineExceeded
+from meshline.errors import DeadlineExceeded, Unprocessable
 from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context
 from meshline.service.problems import problem_for, problem_response
@@ -28,7 +30,11 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         if remaining <= 0:  # the caller has already given up: do no work at all
-            await self._refuse(scope, receive, send)
+            late = Unprocessable(
+                "the request's X-Meshline-Deadline had already passed when it arrived (check the caller's clock)",
+                code="deadline_passed",
+            )
+            await problem_response(problem_for(late, scope.get("path")))(scope, receive, send)
             return
         watched = WatchedSend(send)
         try:

@@ -301,7 +301,8 @@ async def test_work_past_the_deadline_is_cancelled_with_a_504_problem(app: FastA
 
 async def test_a_request_arriving_after_its_deadline_is_refused_at_once(client: httpx.AsyncClient) -> None:
     response = await client.get("/items/1", headers={"x-meshline-deadline": f"{time.time() - 1:.3f}"})
-    assert_problem(response, 504, "deadline_exceeded")
+    assert_problem(response, 422, "deadline_passed")
+    assert response.json()["retryable"] is False, "the same deadline can only fail again"
 
 
 async def test_the_kit_exposes_resilience_metrics(client: httpx.AsyncClient) -> None:
