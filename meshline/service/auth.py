@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Request
 
 from meshline.errors import Forbidden, Unauthorized
-from meshline.service.context import current_context
+from meshline.service.context import current_context, time_left_in_request
 
 ISSUER = "meshline-orchestrator"
 ALGORITHM = "EdDSA"
@@ -66,7 +66,7 @@ class ServiceTokenIssuer:
         """
         now = int(time.time())
         ttl = self.ttl_s
-        remaining = current_context().remaining()
+        remaining = time_left_in_request()
         if remaining is not None:
             ttl = min(max(ttl, math.ceil(remaining) + DEADLINE_MARGIN_S), MAX_TTL_S)
         claims = {

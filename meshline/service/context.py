@@ -48,6 +48,15 @@ def current_context() -> RequestContext:
     return ctx
 
 
+def time_left_in_request() -> float | None:
+    """Seconds before the bound request's deadline, or None (no request, or no deadline).
+
+    Unlike :func:`current_context`, it never binds a fresh context: code that only reads must not
+    leave a context behind for whatever later runs in this thread to share."""
+    ctx = _current.get()
+    return None if ctx is None else ctx.remaining()
+
+
 def bind_context(ctx: RequestContext) -> None:
     _current.set(ctx)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -97,28 +98,18 @@ def test_issue_verify_round_trip(token_keys: tuple[str, str]) -> None:
 def test_a_token_outlives_the_deadline_of_the_request_it_serves(token_keys: tuple[str, str]) -> None:
     issuer = ServiceTokenIssuer(token_keys[0], ttl_s=60)
 
-    def lifetime() -> int:
-        claims = jwt.decode(
-            issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
-        )
+    def lifetime(deadline_in_s: float) -> int:
+        # In a context of its own: a request context bound here must not leak into later tests.
+        def mint() -> str:
+            bind_context(RequestContext(deadline=time.time() + deadline_in_s))
+            return issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE)
+
+        claims = jwt.decode(contextvars.Context().run(mint), options={"verify_signature": False})
         return int(claims["exp"] - claims["iat"])
 
-    bind_context(RequestContext(deadline=time.time() + 600))  # a turn allowed ten minutes
-    claims = jwt.decode(
-        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
-    )
-    assert 600 < claims["exp"] - claims["iat"] <= 606
-    bind_context(RequestContext(deadline=time.time() + 5))  # a short one keeps the configured lifetime
-    claims = jwt.decode(
-        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
-    )
-    assert claims["exp"] - claims["iat"] == 60
-    bind_context(RequestContext(deadline=time.time() + 10**6))  # never over an hour
-    claims = jwt.decode(
-        issuer.issue(tenant="a", user="u", scopes=[], audience=SERVICE), options={"verify_signature": False}
-    )
-    assert claims["exp"] - claims["iat"] == 3600
-    bind_context(RequestContext())
+    assert 600 < lifetime(600) <= 606  # a turn allowed ten minutes
+    assert lifetime(5) == 60  # a short one keeps the configured lifetime
+    assert lifetime(10**6) == 3600  # never over an hour
 
 
 def test_token_naming_several_audiences_is_refused_by_each(token_keys: tuple[str, str]) -> None:
