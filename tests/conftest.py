@@ -53,16 +53,7 @@ def token_keys() -> tuple[str, str]:
 
 
 # Every scope but admin: tests name narrower scopes where the scope is what they check.
-SERVICE_SCOPES = (
-    scopes.AGENT_INVOKE,
-    scopes.LLM_CALL,
-    scopes.TOOLS_CALL,
-    scopes.USAGE_READ,
-    scopes.MEMORIES_READ,
-    scopes.MEMORIES_WRITE,
-    scopes.KNOWLEDGE_READ,
-    scopes.KNOWLEDGE_WRITE,
-)
+SERVICE_SCOPES = scopes.SERVICE_SCOPES
 
 
 @pytest.fixture

@@ -15,3 +15,15 @@ KNOWLEDGE_WRITE = "knowledge:write"  # ... ingest and delete documents and colle
 TOOLS_CALL = "tools:call"  # a tool service: call its tools for the token's customer
 USAGE_READ = "usage:read"  # the LLM layer: the tenant's usage report
 ADMIN = "admin"  # platform administration (the LLM layer's model registry)
+
+# Every scope a service hop can need: what a token minted "for everything but administration" carries.
+SERVICE_SCOPES = (
+    AGENT_INVOKE,
+    LLM_CALL,
+    TOOLS_CALL,
+    USAGE_READ,
+    MEMORIES_READ,
+    MEMORIES_WRITE,
+    KNOWLEDGE_READ,
+    KNOWLEDGE_WRITE,
+)

@@ -18,16 +18,7 @@ from meshline.service.auth import ServiceTokenIssuer
 from meshline.testing.mesh import TestMesh
 
 pytestmark = pytest.mark.e2e
-EVERY_SCOPE = [
-    scopes.AGENT_INVOKE,
-    scopes.LLM_CALL,
-    scopes.MEMORIES_READ,
-    scopes.MEMORIES_WRITE,
-    scopes.KNOWLEDGE_READ,
-    scopes.KNOWLEDGE_WRITE,
-    scopes.TOOLS_CALL,
-    scopes.USAGE_READ,
-]
+EVERY_SCOPE = list(scopes.SERVICE_SCOPES)
 
 
 @dataclass(frozen=True)
