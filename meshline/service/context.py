@@ -48,12 +48,19 @@ def current_context() -> RequestContext:
     return ctx
 
 
+def bound_context() -> RequestContext | None:
+    """The context of the request being served, or None: unlike :func:`current_context`, it never
+    binds a fresh one (code that only reads must not leave a context behind for whatever later
+    runs in this thread to share)."""
+    return _current.get()
+
+
 def time_left_in_request() -> float | None:
     """Seconds before the bound request's deadline, or None (no request, or no deadline).
 
     Unlike :func:`current_context`, it never binds a fresh context: code that only reads must not
     leave a context behind for whatever later runs in this thread to share."""
-    ctx = _current.get()
+    ctx = bound_context()
     return None if ctx is None else ctx.remaining()
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
+from meshline.service.logs import configure_logging
 from meshline.service.settings import ServiceSettings
 
 
 def run_service(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Configure logging (``MESHLINE_LOG_FORMAT``), build the app and serve it until stopped."""
+    configure_logging(settings.name, settings.mesh.log_format)
     app = create_app(settings)
     app.state.freeze_heap = True  # a long-lived service process (see freeze_startup_heap)
     uvicorn.run(
@@ -20,6 +21,9 @@ def run_service(create_app: Callable[[ServiceSettings], FastAPI], settings: Serv
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # No config of uvicorn's own: its loggers propagate to the root handler, so its lines
+        # carry the service name and come out in the same format as everything else.
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
     )

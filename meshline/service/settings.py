@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,9 @@ class MeshSettings(BaseSettings):
         default=None, description="If set, GET /metrics answers only `Authorization: Bearer <this>` (401 otherwise)."
     )
     docs: bool = Field(default=False, description="Serve /docs, /redoc and /openapi.json (`meshline up` turns it on).")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object per log line (service, trace_id, tenant included)."
+    )
 
     def public_key_pem(self) -> str | None:
         """The verifying key: from settings, else the one ``meshline up`` generated under ``home``."""
