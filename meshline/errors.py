@@ -73,3 +73,12 @@ class ServiceUnavailable(MeshlineError):
 
 class DeadlineExceeded(MeshlineError):
     status, code, title, retryable = 504, "deadline_exceeded", "Deadline exceeded", True
+
+
+class InvalidConfig(MeshlineError):
+    """A service's configuration (settings, config file, profile) is missing or invalid: a startup error.
+
+    Subclasses that callers catch as ``ValueError`` also derive from it (``class X(InvalidConfig, ValueError)``).
+    """
+
+    status, code, title = 500, "invalid_config", "Invalid configuration"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -43,13 +42,14 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
             override_model=settings.model,
             override_api_base=settings.api_base,
             override_api_key=settings.api_key,
+            environ=settings.environment(),
         )
         redis = Redis.from_url(settings.mesh.redis_url, socket_timeout=5, socket_connect_timeout=2)
         store = ModelRegistryStore(redis)
         background = BackgroundTasks()
         gateway = ModelGateway(
             config=config,
-            keys=ProviderKeys(config, os.environ, settings.provider_key_vars),
+            keys=ProviderKeys(config, settings.environment(), settings.provider_key_vars),
             store=store,
             health=HealthWindows(
                 RollbackThresholds(

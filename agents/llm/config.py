@@ -8,7 +8,6 @@ fails at startup, not on the first request.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from meshline.errors import InvalidConfig
+
 DEFAULT_ALIAS = "default"
 _ENV_BRACES = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENV_LITELLM = "os.environ/"
@@ -24,8 +25,8 @@ _ENV_LITELLM = "os.environ/"
 _RESERVED_PARAMS = frozenset({"model", "api_base", "api_key"})
 
 
-class ConfigError(ValueError):
-    """The mesh config file is missing, unreadable or invalid."""
+class ConfigError(InvalidConfig, ValueError):
+    """The mesh config file is missing, unreadable or invalid (still a ``ValueError``, as it always was)."""
 
 
 class Deployment(BaseModel):
@@ -150,14 +151,13 @@ def load_config(
     override_model: str | None = None,
     override_api_base: str | None = None,
     override_api_key: SecretStr | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> LlmConfig:
     """Read ``path``; with ``override_model`` the ``default`` alias points at it instead.
 
     A missing file is an error unless the override is given, in which case the config is just
     the ``default`` alias. Without ``override_api_key`` litellm reads the provider's own env var.
     """
-    env = os.environ if environ is None else environ
     if not path.exists():
         if override_model is None:
             raise ConfigError(f"model config {path} does not exist (set MESHLINE_LLM_CONFIG or MESHLINE_LLM_MODEL)")
@@ -176,4 +176,4 @@ def load_config(
             "models": [m for m in raw["models"] if not (isinstance(m, dict) and m.get("alias") == DEFAULT_ALIAS)],
         }
         raw["models"].insert(0, {"alias": DEFAULT_ALIAS, "model": override_model, "api_base": override_api_base})
-    return parse_config(raw, env, str(path))
+    return parse_config(raw, environ, str(path))

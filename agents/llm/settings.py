@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -58,3 +60,9 @@ class LlmSettings(ServiceSettings):
         description="How long a call waits for a slot of a limited endpoint (cut shorter by the request's "
         "deadline) before a 503 `bulkhead_full` with Retry-After.",
     )
+
+    def environment(self) -> Mapping[str, str]:
+        """The process environment, which the config's ``${NAME}`` / ``os.environ/NAME`` references
+        and the provider keys of admin-deployed versions resolve against (read live: a key set
+        after startup is seen by the next call that needs it)."""
+        return os.environ

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshline.cli.private_files import new_secret, private_dir, private_secret, write_private
+from meshline.cli.settings import CliSettings
 from meshline.service.auth import generate_keypair
 
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,7 +44,8 @@ class ProcessSpec:
 
 
 def mesh_home() -> Path:
-    return Path(os.environ.get("MESHLINE_HOME", ".meshline")).resolve()
+    """The local mesh's directory (``MESHLINE_HOME``, else ``./.meshline``)."""
+    return CliSettings().mesh_home()
 
 
 def ensure_keys(home: Path) -> None:

@@ -23,6 +23,7 @@ from meshline.cli.local_mesh import (
     write_state,
 )
 from meshline.cli.private_files import PRIVATE_UMASK, private_dir
+from meshline.cli.settings import CliSettings
 from meshline.cli.supervisor import Supervisor
 from meshline.sdk import Client
 from meshline.testing.redis_process import free_port, redis_url_for, start_redis
@@ -58,13 +59,14 @@ def up(
     """Start the whole mesh locally (Redis, local model, every service) and run until Ctrl-C."""
     # Before anything is written: every file this process or its children create is private.
     os.umask(PRIVATE_UMASK)
-    home = private_dir(mesh_home())
+    env = CliSettings()
+    home = private_dir(env.mesh_home())
     ensure_keys(home)
     admin_key = ensure_admin_key(home)
     secrets = LocalSecrets.ensure(home)
     supervisor = Supervisor(home / "logs")
     redis_proc = None
-    redis_url = os.environ.get("MESHLINE_REDIS_URL")
+    redis_url = env.redis_url
     stop = {"requested": False}
 
     def request_stop(signum: int, frame: object) -> None:
@@ -78,7 +80,7 @@ def up(
                 port, data_dir=home / "redis", log_file=home / "logs" / "redis.log", password=secrets.redis_password
             )
             redis_url = redis_url_for(port, secrets.redis_password)
-        use_local_model = not os.environ.get("MESHLINE_LLM_MODEL")
+        use_local_model = not env.llm_model
         specs = service_specs(redis_url, admin_key, home, secrets=secrets, use_local_model=use_local_model, docs=True)
         for spec in specs:
             typer.echo(f"starting {spec.name:<13} {spec.url}")

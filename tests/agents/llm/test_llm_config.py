@@ -9,6 +9,7 @@ import yaml
 from pydantic import SecretStr
 
 from meshline.agents.llm.config import ConfigError, load_config, parse_config
+from meshline.errors import InvalidConfig, MeshlineError
 
 REPO_CONFIG = Path(__file__).resolve().parents[3] / "meshline.yaml"
 
@@ -95,3 +96,10 @@ def test_the_commented_llm_example_in_the_repo_config_parses() -> None:
     assert config.llm.context_window_fallbacks == {"default": ["long"], "fast": ["long"]}
     assert config.llm.limits_for("acme").budget_usd == 500
     assert config.llm.limits_for("anyone").requests_per_minute == 600
+
+
+def test_config_error_is_in_the_error_tree_and_still_a_value_error() -> None:
+    error = ConfigError("bad")
+    assert isinstance(error, InvalidConfig) and isinstance(error, MeshlineError)
+    assert isinstance(error, ValueError)
+    assert error.detail == "bad" and error.code == "invalid_config"
