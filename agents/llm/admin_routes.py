@@ -9,17 +9,27 @@ A deployed version's ``api_key`` names an environment variable of the LLM layer
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshline.agents.llm import ledger, versions
 from meshline.agents.llm.gateway import ModelGateway
+from meshline.agents.llm.listings import (
+    AliasListing,
+    HistoryListing,
+    RegistryListing,
+    ReplicaHealth,
+    UsageReport,
+    VersionHealth,
+    VersionListing,
+)
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
 from meshline.errors import NotFound
+from meshline.json_types import JsonObject
 from meshline.service.auth import Identity, require_identity
 from meshline.service.scopes import ADMIN, USAGE_READ
 
@@ -39,7 +49,7 @@ class DeploymentRequest(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     api_base: str | None = Field(default=None, max_length=2000)
     api_key: str | None = KEY_FIELD
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
 
     def spec(self, keys: ProviderKeys) -> DeploymentSpec:
         return DeploymentSpec(
@@ -52,7 +62,7 @@ class DeployRequest(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=256, description="Shorthand for one deployment.")
     api_base: str | None = Field(default=None, max_length=2000)
     api_key: str | None = KEY_FIELD
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
     deployments: list[DeploymentRequest] | None = Field(default=None, min_length=1, max_length=32)
     system_prompt: str | None = Field(default=None, max_length=20_000)
     canary: int = Field(default=10, ge=0, le=100, description="Percent of traffic the new version gets.")
@@ -81,7 +91,7 @@ def _who(identity: Identity) -> str:
     return f"{identity.tenant}/{identity.user}"
 
 
-async def _listing(request: Request, registry: Registry) -> dict[str, Any]:
+async def _listing(request: Request, registry: Registry) -> RegistryListing:
     gateway: ModelGateway = request.app.state.gateway
     groups = [f"{a}@{v}" for a, s in registry.aliases.items() for v in s.versions]
     shared = await ledger.shared_health(request.app.state.redis, groups)
@@ -93,32 +103,32 @@ async def _listing(request: Request, registry: Registry) -> dict[str, Any]:
             group = f"{alias}@{version.version}"
             local = gateway.health.stats(group)
             rows.append(
-                {
-                    "version": version.version,
-                    "status": version.status,
-                    "weight": version.weight,
-                    "deployments": [d.public() for d in version.deployments],
-                    "system_prompt": version.system_prompt is not None,
-                    "note": version.note,
-                    "cooling_down_s": round(gateway.cooldowns.cooling(group), 1),
-                    "health": {
-                        "last_minute": shared[group],
-                        "this_replica": {"requests": local.requests, "error_rate": round(local.error_rate, 4)},
-                    },
-                }
+                VersionListing(
+                    version=version.version,
+                    status=version.status,
+                    weight=version.weight,
+                    deployments=[d.public() for d in version.deployments],
+                    system_prompt=version.system_prompt is not None,
+                    note=version.note,
+                    cooling_down_s=round(gateway.cooldowns.cooling(group), 1),
+                    health=VersionHealth(
+                        last_minute=shared[group],
+                        this_replica=ReplicaHealth(requests=local.requests, error_rate=round(local.error_rate, 4)),
+                    ),
+                )
             )
-        events = [e for e in history if e.get("alias") == alias][:10]
+        events = [e for e in history if e.alias == alias][:10]
         aliases.append(
-            {
-                "alias": alias,
-                "stable": state.stable,
-                "previous": state.previous,
-                "fallbacks": gateway.config.llm.fallbacks.get(alias, []),
-                "versions": rows,
-                "events": events,
-            }
+            AliasListing(
+                alias=alias,
+                stable=state.stable,
+                previous=state.previous,
+                fallbacks=gateway.config.llm.fallbacks.get(alias, []),
+                versions=rows,
+                events=events,
+            )
         )
-    return {"revision": registry.revision, "aliases": aliases}
+    return RegistryListing(revision=registry.revision, aliases=aliases)
 
 
 def _store(request: Request) -> ModelRegistryStore:
@@ -126,21 +136,21 @@ def _store(request: Request) -> ModelRegistryStore:
     return store
 
 
-async def _changed(request: Request, registry: Registry) -> dict[str, Any]:
+async def _changed(request: Request, registry: Registry) -> RegistryListing:
     gateway: ModelGateway = request.app.state.gateway
     await gateway.apply(registry)  # this replica serves it at once; the others within a poll
     return await _listing(request, registry)
 
 
 @router.get("/admin/models")
-async def list_versions(request: Request, _: Admin) -> dict[str, Any]:
+async def list_versions(request: Request, _: Admin) -> RegistryListing:
     """Every alias with its versions, weights, health and recent events."""
     gateway: ModelGateway = request.app.state.gateway
     return await _listing(request, gateway.registry)
 
 
 @router.post("/admin/models/{alias}/deploy")
-async def deploy_version(alias: str, body: DeployRequest, request: Request, identity: Admin) -> dict[str, Any]:
+async def deploy_version(alias: str, body: DeployRequest, request: Request, identity: Admin) -> RegistryListing:
     """Add a version as the alias's canary with ``canary`` % of traffic."""
     gateway: ModelGateway = request.app.state.gateway
     version = body.model_version(gateway.keys)
@@ -155,7 +165,7 @@ async def deploy_version(alias: str, body: DeployRequest, request: Request, iden
 
 
 @router.post("/admin/models/{alias}/promote")
-async def promote_version(alias: str, body: PromoteRequest, request: Request, identity: Admin) -> dict[str, Any]:
+async def promote_version(alias: str, body: PromoteRequest, request: Request, identity: Admin) -> RegistryListing:
     """Make a version stable with all the traffic."""
     registry, _ = await _store(request).change(
         lambda r: versions.promote(r, alias, body.version),
@@ -168,7 +178,7 @@ async def promote_version(alias: str, body: PromoteRequest, request: Request, id
 
 
 @router.post("/admin/models/{alias}/rollback")
-async def rollback_alias(alias: str, request: Request, identity: Admin) -> dict[str, Any]:
+async def rollback_alias(alias: str, request: Request, identity: Admin) -> RegistryListing:
     """Take the canary out of traffic, or with none, return to the previous stable version."""
     before = request.app.state.gateway.registry.aliases.get(alias)
     registry, _ = await _store(request).change(
@@ -184,17 +194,17 @@ async def rollback_alias(alias: str, request: Request, identity: Admin) -> dict[
 @router.get("/admin/models/history")
 async def history(
     request: Request, _: Admin, alias: Annotated[str | None, Query(max_length=128)] = None
-) -> dict[str, Any]:
+) -> HistoryListing:
     """Who changed what and when, most recent first."""
-    return {"history": await _store(request).history(alias, limit=200)}
+    return HistoryListing(history=await _store(request).history(alias, limit=200))
 
 
-@router.get("/usage")
+@router.get("/usage", response_model_exclude_none=True)  # `tenants` only in an admin's report
 async def usage(
     request: Request,
     identity: Annotated[Identity, Depends(require_identity(USAGE_READ))],
     tenant: Annotated[str | None, Query(max_length=128)] = None,
-) -> dict[str, Any]:
+) -> UsageReport:
     """Tokens and cost per agent, alias and version: the caller's tenant, or any tenant for an admin."""
     wanted = tenant or identity.tenant
     if wanted != identity.tenant and ADMIN not in identity.scopes:
@@ -202,5 +212,5 @@ async def usage(
         raise NotFound(f"no usage for tenant {wanted!r}", code="tenant_not_found")
     report = await ledger.usage_report(request.app.state.redis, wanted)
     if ADMIN in identity.scopes and tenant is None:
-        report["tenants"] = await ledger.usage_tenants(request.app.state.redis)
+        report.tenants = await ledger.usage_tenants(request.app.state.redis)
     return report

@@ -32,6 +32,7 @@ from meshline.agents.llm.endpoint_slots import Slot
 from meshline.agents.llm.gateway import Attempt, ModelGateway, Outcome
 from meshline.agents.llm.provider_errors import provider_error
 from meshline.errors import DeadlineExceeded, MeshlineError, UpstreamError
+from meshline.json_types import JsonObject
 from meshline.service.context import current_context
 from meshline.service.problems import problem_for
 from meshline.sse import SSE_MEDIA_TYPE, encode_sse
@@ -57,8 +58,8 @@ class CompletionJob:
     tenant: str
     agent: str
     alias: str
-    messages: list[dict[str, Any]]
-    params: dict[str, Any]
+    messages: list[JsonObject]
+    params: JsonObject
     chain: list[Attempt]
     limits: TenantLimits
     cache: response_cache.CacheDecision
@@ -68,7 +69,7 @@ class CompletionJob:
     cache_key: str | None = None
 
 
-async def _take_slot(gateway: ModelGateway, job: CompletionJob, attempt: Attempt) -> tuple[Slot | None, dict[str, Any]]:
+async def _take_slot(gateway: ModelGateway, job: CompletionJob, attempt: Attempt) -> tuple[Slot | None, JsonObject]:
     """Queue for the endpoint's slot when it has a limit; the call's params then get a timeout
     counted from now (the wait spent part of the request's deadline)."""
     budget = float(job.params.get("timeout") or 0) or None
@@ -82,7 +83,7 @@ async def _take_slot(gateway: ModelGateway, job: CompletionJob, attempt: Attempt
         raise
 
 
-async def _preflight(redis: Redis, job: CompletionJob) -> dict[str, Any] | None:
+async def _preflight(redis: Redis, job: CompletionJob) -> JsonObject | None:
     """Enforce the tenant's quotas and look the request up in the cache; returns a cached body."""
     limited = ledger.has_limits(job.limits)
     if job.cache == "use":
@@ -105,7 +106,7 @@ async def _preflight(redis: Redis, job: CompletionJob) -> dict[str, Any] | None:
 
 
 async def _record(
-    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, usage: Any, body: dict[str, Any] | None
+    gateway: ModelGateway, redis: Redis, job: CompletionJob, outcome: Outcome, usage: Any, body: JsonObject | None
 ) -> None:
     """Count the call in the ledger and the metrics, fill the cache: one pipeline."""
     served = outcome.served
@@ -175,7 +176,7 @@ async def complete(gateway: ModelGateway, redis: Redis, job: CompletionJob) -> J
     response, outcome = await gateway.run(job.chain, call)
     if not isinstance(response, ModelResponse):
         raise UpstreamError(f"model {job.alias!r} answered with {type(response).__name__}", code="provider_error")
-    body: dict[str, Any] = response.model_dump(mode="json")  # type: ignore[no-untyped-call]
+    body: JsonObject = response.model_dump(mode="json")  # type: ignore[no-untyped-call]
     await _record(gateway, redis, job, outcome, getattr(response, "usage", None), body)
     return JSONResponse(body, headers=_headers(outcome, cache_state))
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from meshline.errors import InvalidConfig
+from meshline.json_types import JsonObject
 
 DEFAULT_ALIAS = "default"
 _ENV_BRACES = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -38,19 +39,19 @@ class Deployment(BaseModel):
     model: str = Field(min_length=1, description="litellm model string, e.g. openai/gpt-4o-mini.")
     api_base: str | None = None
     api_key: SecretStr | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="Extra litellm_params (timeout, rpm...).")
+    params: JsonObject = Field(default_factory=dict, description="Extra litellm_params (timeout, rpm...).")
 
     @field_validator("params")
     @classmethod
-    def _no_reserved(cls, params: dict[str, Any]) -> dict[str, Any]:
+    def _no_reserved(cls, params: JsonObject) -> JsonObject:
         clash = sorted(_RESERVED_PARAMS & params.keys())
         if clash:
             raise ValueError(f"set {', '.join(clash)} on the entry itself, not under params")
         return params
 
-    def litellm_params(self, timeout_s: float) -> dict[str, Any]:
+    def litellm_params(self, timeout_s: float) -> JsonObject:
         """The deployment's ``litellm_params`` for the router."""
-        params: dict[str, Any] = {"model": self.model, "timeout": timeout_s}
+        params: JsonObject = {"model": self.model, "timeout": timeout_s}
         if self.api_base:
             params["api_base"] = self.api_base
         if self.api_key is not None:

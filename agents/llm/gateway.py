@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import litellm
 from litellm.router import Router
@@ -30,6 +30,7 @@ from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.telemetry import LlmMetrics
 from meshline.agents.llm.versions import ModelVersion, Registry, auto_rollback
 from meshline.errors import BadRequest, MeshlineError, ServiceUnavailable
+from meshline.json_types import JsonObject
 from meshline.service.background import BackgroundTasks
 
 log = logging.getLogger("meshline.llm")
@@ -233,7 +234,7 @@ class ModelGateway:
             self._unpriced.add(model)
         return cost
 
-    def messages_for(self, attempt: Attempt, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def messages_for(self, attempt: Attempt, messages: list[JsonObject]) -> list[JsonObject]:
         """The version's system prompt, when it has one, goes in front of the caller's messages."""
         prompt = attempt.version.system_prompt
         return [{"role": "system", "content": prompt}, *messages] if prompt else messages

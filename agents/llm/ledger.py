@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from meshline.agents.llm.config import TenantLimits
+from meshline.agents.llm.listings import SharedHealth, UsageCounts, UsageReport, UsageRow
 from meshline.errors import RateLimited
 
 PREFIX = "meshline:llm"
@@ -131,7 +132,7 @@ def queue_health(pipe: Pipeline, group: str, ok: bool, latency_s: float, now: fl
     pipe.expire(key, HEALTH_BUCKET_S * HEALTH_BUCKETS * 2)
 
 
-async def shared_health(redis: Redis, groups: list[str]) -> dict[str, dict[str, float]]:
+async def shared_health(redis: Redis, groups: list[str]) -> dict[str, SharedHealth]:
     """Requests, error rate and mean latency of each group over the last minute, all replicas."""
     now = time.time()
     async with redis.pipeline(transaction=False) as pipe:
@@ -139,22 +140,22 @@ async def shared_health(redis: Redis, groups: list[str]) -> dict[str, dict[str, 
             for back in range(HEALTH_BUCKETS):
                 pipe.hgetall(_health_key(group, now - back * HEALTH_BUCKET_S))
         raw = await pipe.execute()
-    health: dict[str, dict[str, float]] = {}
+    health: dict[str, SharedHealth] = {}
     for index, group in enumerate(groups):
         buckets = raw[index * HEALTH_BUCKETS : (index + 1) * HEALTH_BUCKETS]
         ok = sum(int(b.get(b"ok", 0)) for b in buckets)
         errors = sum(int(b.get(b"errors", 0)) for b in buckets)
         latency = sum(int(b.get(b"latency_ms", 0)) for b in buckets)
         total = ok + errors
-        health[group] = {
-            "requests": total,
-            "error_rate": round(errors / total, 4) if total else 0.0,
-            "mean_latency_ms": round(latency / ok, 1) if ok else 0.0,
-        }
+        health[group] = SharedHealth(
+            requests=total,
+            error_rate=round(errors / total, 4) if total else 0.0,
+            mean_latency_ms=round(latency / ok, 1) if ok else 0.0,
+        )
     return health
 
 
-async def usage_report(redis: Redis, tenant: str) -> dict[str, Any]:
+async def usage_report(redis: Redis, tenant: str) -> UsageReport:
     """The tenant's ledger: one row per (agent, alias, version) and the exact totals."""
     raw = await redis.hgetall(_usage_key(tenant))
     rows: dict[tuple[str, str, str], dict[str, int]] = {}
@@ -166,16 +167,20 @@ async def usage_report(redis: Redis, tenant: str) -> dict[str, Any]:
     for (agent, alias, version), counts in sorted(rows.items()):
         for metric in METRICS:
             total[metric] += counts[metric]
-        out.append({"agent": agent, "alias": alias, "version": version, **_with_derived(counts)})
-    return {"tenant": tenant, "rows": out, "total": _with_derived(total)}
+        out.append(UsageRow(agent=agent, alias=alias, version=version, **_with_derived(counts).model_dump()))
+    return UsageReport(tenant=tenant, rows=out, total=_with_derived(total))
 
 
-def _with_derived(counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        **counts,
-        "total_tokens": counts["prompt_tokens"] + counts["completion_tokens"],
-        "cost_usd": counts["cost_nano_usd"] / NANO,
-    }
+def _with_derived(counts: dict[str, int]) -> UsageCounts:
+    return UsageCounts(
+        requests=counts["requests"],
+        prompt_tokens=counts["prompt_tokens"],
+        completion_tokens=counts["completion_tokens"],
+        cost_nano_usd=counts["cost_nano_usd"],
+        cache_hits=counts["cache_hits"],
+        total_tokens=counts["prompt_tokens"] + counts["completion_tokens"],
+        cost_usd=counts["cost_nano_usd"] / NANO,
+    )
 
 
 async def usage_tenants(redis: Redis) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
+from meshline.agents.llm.listings import ChangeDetail, RegistryEvent
 from meshline.agents.llm.versions import Registry
 
 log = logging.getLogger("meshline.llm.registry")
@@ -42,7 +43,7 @@ class ModelRegistryStore:
         return Registry.model_validate_json(raw) if raw else Registry()
 
     async def change(
-        self, transition: Transition, *, who: str, action: str, alias: str, detail: dict[str, Any]
+        self, transition: Transition, *, who: str, action: str, alias: str, detail: ChangeDetail
     ) -> tuple[Registry, Any]:
         """Apply ``transition`` atomically; returns the new registry and what the transition returned.
 
@@ -72,12 +73,12 @@ class ModelRegistryStore:
                     continue
         raise RuntimeError("the model registry changed too often to apply a change; try again")
 
-    async def history(self, alias: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    async def history(self, alias: str | None = None, limit: int = 50) -> list[RegistryEvent]:
         """Most recent first; optionally one alias's entries only."""
         raw = await self._redis.lrange(HISTORY_KEY, 0, HISTORY_LIMIT - 1)
-        entries = [json.loads(item) for item in raw]
+        entries = [RegistryEvent.model_validate_json(item) for item in raw]
         if alias is not None:
-            entries = [e for e in entries if e.get("alias") == alias]
+            entries = [e for e in entries if e.alias == alias]
         return entries[:limit]
 
     async def watch(

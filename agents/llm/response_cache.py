@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from redis.asyncio.client import Pipeline
+
+from meshline.json_types import JsonObject
 
 PREFIX = "meshline:llm:cache"
 # Parameters that do not change the answer: who asked, how it is delivered, how long to wait.
@@ -33,7 +35,7 @@ def decide(flag: bool | None, cache_control: str | None, temperature: float | No
     return "skip"
 
 
-def cache_key(tenant: str, group: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+def cache_key(tenant: str, group: str, messages: list[JsonObject], params: JsonObject) -> str:
     kept = {k: v for k, v in params.items() if k not in _IGNORED}
     normalised = json.dumps([tenant, group, messages, kept], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{PREFIX}:{hashlib.sha256(normalised.encode()).hexdigest()}"
@@ -43,12 +45,12 @@ def queue_get(pipe: Pipeline, key: str) -> None:
     pipe.get(key)
 
 
-def queue_set(pipe: Pipeline, key: str, body: dict[str, Any], ttl_s: int) -> None:
+def queue_set(pipe: Pipeline, key: str, body: JsonObject, ttl_s: int) -> None:
     pipe.set(key, json.dumps(body, separators=(",", ":")), ex=ttl_s)
 
 
-def cached_body(raw: bytes | None) -> dict[str, Any] | None:
+def cached_body(raw: bytes | None) -> JsonObject | None:
     if raw is None:
         return None
-    body: dict[str, Any] = json.loads(raw)
+    body: JsonObject = json.loads(raw)
     return body

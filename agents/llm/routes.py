@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from meshline.agents.llm.completions import CompletionJob, call_timeout, complete, open_stream
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.response_cache import decide
-from meshline.agents.llm.schemas import CompletionRequest
+from meshline.agents.llm.schemas import CompletionRequest, ModelCard, ModelList
 from meshline.agents.llm.settings import LlmSettings
 from meshline.service.auth import Identity, require_identity
 from meshline.service.scopes import LLM_CALL
@@ -67,17 +67,11 @@ async def chat_completions(
 
 
 @router.get("/models", dependencies=[Depends(require_identity(LLM_CALL))])
-async def list_models(request: Request) -> dict[str, Any]:
+async def list_models(request: Request) -> ModelList:
     """The aliases in OpenAI's list format, with each one's stable version and deployment count."""
     registry = gateway_of(request).registry
     data = [
-        {
-            "id": alias,
-            "object": "model",
-            "owned_by": "meshline",
-            "stable": state.stable,
-            "deployments": len(state.versions[state.stable].deployments),
-        }
+        ModelCard(id=alias, stable=state.stable, deployments=len(state.versions[state.stable].deployments))
         for alias, state in registry.aliases.items()
     ]
-    return {"object": "list", "data": data}
+    return ModelList(data=data)

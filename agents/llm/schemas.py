@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from meshline.json_types import JsonObject
 
 MessageRole = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -33,7 +35,7 @@ class CompletionMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: MessageRole
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[JsonObject] | None = None
 
 
 class CompletionRequest(BaseModel):
@@ -45,7 +47,7 @@ class CompletionRequest(BaseModel):
     model: str = Field(min_length=1, max_length=128)
     messages: list[CompletionMessage] = Field(min_length=1)
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
+    stream_options: JsonObject | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -55,18 +57,35 @@ class CompletionRequest(BaseModel):
     seed: int | None = None
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    tools: list[JsonObject] | None = None
+    tool_choice: str | JsonObject | None = None
     parallel_tool_calls: bool | None = None
-    response_format: dict[str, Any] | None = None
+    response_format: JsonObject | None = None
     user: str | None = Field(default=None, max_length=256)
     cache: bool | None = Field(
         default=None, description="Meshline extension: true caches even a sampled request, false bypasses the cache."
     )
 
-    def provider_kwargs(self) -> dict[str, Any]:
+    def provider_kwargs(self) -> JsonObject:
         """The optional parameters the caller set, for ``Router.acompletion``."""
         return {name: getattr(self, name) for name in PASSTHROUGH_PARAMS if getattr(self, name) is not None}
 
-    def provider_messages(self) -> list[dict[str, Any]]:
+    def provider_messages(self) -> list[JsonObject]:
         return [m.model_dump(exclude_unset=True) for m in self.messages]
+
+
+class ModelCard(BaseModel):
+    """One alias in ``GET /v1/models`` (OpenAI's model object, plus its stable version and size)."""
+
+    id: str
+    object: Literal["model"] = "model"
+    owned_by: str = "meshline"
+    stable: str
+    deployments: int
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``: OpenAI's list format."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from meshline.agents.llm.config import Deployment, LlmConfig
+from meshline.agents.llm.listings import DeploymentView
 from meshline.errors import Conflict, NotFound
+from meshline.json_types import JsonObject
 
 CONFIG_VERSION = "v1"
 Status = Literal["stable", "canary", "retired", "rolled_back"]
@@ -35,7 +37,7 @@ class DeploymentSpec(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     api_base: str | None = Field(default=None, max_length=2000)
     api_key: str | None = Field(default=None, pattern=KEY_REFERENCE, description="os.environ/NAME or config.")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -46,14 +48,14 @@ class DeploymentSpec(BaseModel):
             return None
         return value
 
-    def litellm_params(self, alias: str, timeout_s: float, api_key: str | None) -> dict[str, Any]:
+    def litellm_params(self, alias: str, timeout_s: float, api_key: str | None) -> JsonObject:
         """The router's parameters, with ``api_key`` as resolved in this process."""
         key = SecretStr(api_key) if api_key is not None else None
         deployment = Deployment(alias=alias, model=self.model, api_base=self.api_base, api_key=key, params=self.params)
         return deployment.litellm_params(timeout_s)
 
-    def public(self) -> dict[str, Any]:
-        return {"model": self.model, "api_base": self.api_base, "params": self.params}
+    def public(self) -> DeploymentView:
+        return DeploymentView(model=self.model, api_base=self.api_base, params=self.params)
 
 
 class ModelVersion(BaseModel):
