@@ -9,21 +9,22 @@ from rich.console import Console
 from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail, open_client
+from meshline.json_types import JsonObject
 from meshline.sdk import MeshlineAPIError
 
 models_app = typer.Typer(help="Model aliases, versions and canaries (admin key).", invoke_without_command=True)
 
 
-def _call(url: str | None, key: str | None, method: str, path: str, body: Any = None) -> dict[str, Any]:
+def _call(url: str | None, key: str | None, method: str, path: str, body: Any = None) -> JsonObject:
     try:
         with open_client(url, key, timeout=30.0) as client:
-            payload: dict[str, Any] = client._request(method, path, json=body).json()
+            payload: JsonObject = client._request(method, path, json=body).json()
     except MeshlineAPIError as exc:
         fail(exc)
     return payload
 
 
-def models_table(listing: dict[str, Any]) -> Table:
+def models_table(listing: JsonObject) -> Table:
     """One row per version: weight, status, models, last-minute health, note."""
     table = Table(title=f"models (registry revision {listing['revision']})", title_justify="left")
     for column in ("alias", "version", "status", "weight", "model", "calls/min", "errors", "latency", "note"):

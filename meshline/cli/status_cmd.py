@@ -14,7 +14,7 @@ from rich.table import Table
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
 from meshline.sdk import MeshlineAPIError, Readiness, ServiceInfo
-from meshline.sdk.discovery import find_mesh_file, read_mesh_file
+from meshline.sdk.discovery import MeshFile, find_mesh_file, read_mesh_file
 
 # Processes of a local mesh that the registry does not hold (fixed addresses, not agents or tools).
 READY_PATHS = {"local-model": "/v1/models"}
@@ -32,12 +32,12 @@ def ready_headers(home: Path, name: str) -> dict[str, str]:
 def local_infrastructure(base_url: str, registered: set[str], timeout: float) -> dict[str, str | None]:
     """Readiness of the infrastructure ``meshline up`` started for this mesh: name -> None or why not."""
     path = find_mesh_file()
-    mesh = read_mesh_file(path) if path is not None else {}
-    if str(mesh.get("url", "")).rstrip("/") != base_url.rstrip("/"):
+    mesh = read_mesh_file(path) if path is not None else MeshFile()
+    if (mesh.url or "").rstrip("/") != base_url.rstrip("/"):
         return {}
     results: dict[str, str | None] = {}
     with httpx.Client(timeout=timeout) as http:
-        for name, url in dict(mesh.get("services", {})).items():
+        for name, url in mesh.services.items():
             if name == "orchestrator" or name in registered:
                 continue
             try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from meshline import __version__
 from meshline.contracts.chat import ChatRequest, StreamEvent
 from meshline.contracts.problem import ProblemDetails
+from meshline.json_types import JsonObject
 from meshline.sdk.errors import APIConnectionError, InvalidRequestError
 from meshline.sdk.models import Readiness
 from meshline.sse import SSE_MEDIA_TYPE, SSEMessage
@@ -48,7 +49,7 @@ def chat_body(
     user: str | None,
     timeout_s: float | None,
     stream: bool,
-) -> dict[str, Any]:
+) -> JsonObject:
     """A validated ``ChatRequest`` body; invalid arguments fail here, before any request is made."""
     request = validated(
         ChatRequest, message=message, thread_id=thread_id, agent=agent, user=user, timeout_s=timeout_s, stream=stream

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from pydantic import SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -52,13 +52,34 @@ def find_mesh_file(start: Path | None = None, home: Path | None = None) -> Path 
     return None
 
 
-def read_mesh_file(path: Path) -> dict[str, Any]:
-    """The mesh file's JSON object (empty when unreadable: a stale or half-written file is not fatal)."""
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _str_map(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+class MeshFile(BaseModel):
+    """What the SDK and CLI read of ``mesh.json`` (``meshline up`` writes more: keys, pids).
+
+    Lenient like the reader it replaced: a field of the wrong type reads as absent.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    url: Annotated[str | None, BeforeValidator(_str_or_none)] = None
+    api_key: Annotated[str | None, BeforeValidator(_str_or_none)] = None
+    services: Annotated[dict[str, str], BeforeValidator(_str_map)] = Field(default_factory=dict)
+
+
+def read_mesh_file(path: Path) -> MeshFile:
+    """The mesh file (empty when unreadable: a stale or half-written file is not fatal)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return MeshFile()
+    return MeshFile.model_validate(data) if isinstance(data, dict) else MeshFile()
 
 
 def discover(base_url: str | None = None, api_key: str | None = None, *, cwd: Path | None = None) -> MeshTarget:
@@ -75,13 +96,12 @@ def discover(base_url: str | None = None, api_key: str | None = None, *, cwd: Pa
     key = api_key if api_key is not None else (env.api_key.get_secret_value() if env.api_key else None)
     if url is None or key is None:
         path = find_mesh_file(cwd, env.home)
-        mesh = read_mesh_file(path) if path is not None else {}
-        mesh_url = mesh.get("url") if isinstance(mesh.get("url"), str) else None
+        mesh = read_mesh_file(path) if path is not None else MeshFile()
+        mesh_url = mesh.url
         if url is None and mesh_url:
             url, source = mesh_url, str(path)
-        mesh_key = mesh.get("api_key")
-        if key is None and isinstance(mesh_key, str) and mesh_url and _same_origin(url, mesh_url):
-            key = mesh_key
+        if key is None and mesh.api_key is not None and mesh_url and _same_origin(url, mesh_url):
+            key = mesh.api_key
     if url is None:
         url, source = DEFAULT_URL, "default"
     return MeshTarget(url=url.rstrip("/"), api_key=key or None, source=source)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypedDict
 
 import httpx
 from pydantic import ValidationError
@@ -87,10 +87,17 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+class _Fallback(TypedDict):
+    """The fields a synthesized problem starts from."""
+
+    title: str
+    status: int
+
+
 def problem_from_response(response: httpx.Response, body: bytes) -> ProblemDetails:
     """The response's problem+json, or a synthesized one when the body is something else."""
     status = response.status_code
-    fallback: dict[str, Any] = {"title": response.reason_phrase or f"HTTP {status}", "status": status}
+    fallback = _Fallback(title=response.reason_phrase or f"HTTP {status}", status=status)
     try:
         parsed = json.loads(body)
     except ValueError:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from meshline.contracts.api_keys import CHAT, ApiKey, ApiKeyInfo, ApiKeyList, CreateApiKey
+from meshline.json_types import JsonObject
 from meshline.sdk import _common as common
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def create_body(
     ttl_s: int | None,
     rate_limit_rps: float | None = None,
     max_concurrent_turns: int | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """A validated ``POST /v1/keys`` body; bad arguments fail here, before any request is made."""
     fields = {
         "tenant": tenant,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.contracts.api_keys import ApiKey, ApiKeyInfo
+from meshline.json_types import JsonObject
 
 __all__ = ["ApiKey", "ApiKeyInfo", "Readiness", "ServiceInfo", "ServiceInstance"]
 
@@ -41,7 +40,7 @@ class ServiceInfo(BaseModel):
     kind: str = ""
     description: str = ""
     version: str = ""
-    manifest: dict[str, Any] | None = None
+    manifest: JsonObject | None = None
     instances: list[ServiceInstance] = Field(default_factory=list)
     breaker: str | None = Field(default=None, description="closed, half_open or open (agents only).")
     in_flight: int = 0

@@ -8,7 +8,6 @@ both. Ids are unique per tenant (primary keys start with the tenant).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from typing_extensions import TypedDict
 
 from meshline.tools.kit import CustomerOwned, TenantOwned
 
@@ -89,6 +89,14 @@ class OrderItem(CustomerOwned, CommerceBase):
     unit_price_cents: Mapped[int] = mapped_column(Integer)
 
 
+class TrackingEvent(TypedDict):
+    """One step of a shipment's journey, as the carrier reports it (a JSON column)."""
+
+    at: str  # ISO 8601
+    status: str
+    where: str
+
+
 class Shipment(CustomerOwned, CommerceBase):
     __tablename__ = "shipments"
     __table_args__ = (PrimaryKeyConstraint("tenant", "id"), _of_order(), UniqueConstraint("tenant", "order_id"))
@@ -98,7 +106,7 @@ class Shipment(CustomerOwned, CommerceBase):
     carrier: Mapped[str] = mapped_column(String(64))
     tracking_number: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
-    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    events: Mapped[list[TrackingEvent]] = mapped_column(JSON)
 
 
 class Invoice(CustomerOwned, CommerceBase):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
+
+from meshline.tools.commerce.models import TrackingEvent
 
 OrderId = Field(min_length=1, max_length=32, description="Order id, e.g. ord-00042.")
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]  # blank is none
@@ -69,7 +71,7 @@ class ShipmentOut(BaseModel):
     carrier: str
     tracking_number: str
     status: str
-    events: list[dict[str, Any]]
+    events: list[TrackingEvent]
 
 
 class ChangeAddress(BaseModel):

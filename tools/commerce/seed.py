@@ -15,6 +15,7 @@ from meshline.tools.commerce.models import (
     Refund,
     Return,
     Shipment,
+    TrackingEvent,
 )
 from meshline.tools.kit.demo_people import demo_id_code, demo_people, tenant_seed
 
@@ -51,7 +52,7 @@ def _products(rng: random.Random, tenant: str, code: str) -> list[Product]:
 
 def _shipment(rng: random.Random, order: Order, status: str) -> Shipment:
     shipped = order.placed_at + timedelta(days=1)
-    events = [{"at": shipped.isoformat(), "status": "shipped", "where": "warehouse"}]
+    events: list[TrackingEvent] = [{"at": shipped.isoformat(), "status": "shipped", "where": "warehouse"}]
     if status == "delivered":
         events.append({"at": (shipped + timedelta(days=3)).isoformat(), "status": "delivered", "where": "doorstep"})
     else:

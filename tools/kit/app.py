@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from meshline.contracts.manifest import Manifest
 from meshline.errors import NotFound
+from meshline.json_types import JsonObject
 from meshline.service import Identity, require_identity
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.scopes import TOOLS_CALL
@@ -54,7 +55,7 @@ def tool_router(tools: Sequence[ToolDef]) -> APIRouter:
         caller: Caller,
         arguments: Annotated[Any, Body()] = None,
         idempotency_key: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         """Run one tool for the token's tenant and customer; JSON arguments in, JSON result out."""
         tool = by_name.get(name)
         if tool is None:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from meshline.errors import BadRequest, Conflict, Unprocessable
+from meshline.json_types import JsonObject
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.idempotency import MAX_KEY_LENGTH, IdempotencyRecord, arguments_hash, stored
 from meshline.tools.kit.tenancy import TenantScope
@@ -64,7 +65,7 @@ def _arguments(tool: ToolDef, raw: Any) -> Any:
 
 async def run_tool(
     runtime: ToolRuntime, tool: ToolDef, raw_arguments: Any, *, scope: TenantScope, key: str | None
-) -> dict[str, Any]:
+) -> JsonObject:
     """Validate, run and (for side effects) record one call for ``scope``; the shared core of HTTP and MCP."""
     database, tenant, customer = runtime.database, scope.tenant, scope.customer
     args = _arguments(tool, raw_arguments)
@@ -91,7 +92,7 @@ async def run_tool(
         if previous is not None:
             return _replay(previous, digest)
         result = await tool.function(args, ToolContext(tenant=tenant, customer=customer, session=session))
-        body: dict[str, Any] = result.model_dump(mode="json")
+        body: JsonObject = result.model_dump(mode="json")
         session.add(
             IdempotencyRecord(
                 tenant=tenant,
@@ -114,8 +115,8 @@ async def run_tool(
     return body
 
 
-def _replay(record: IdempotencyRecord, digest: str) -> dict[str, Any]:
+def _replay(record: IdempotencyRecord, digest: str) -> JsonObject:
     if record.arguments_hash != digest:
         raise Conflict("this Idempotency-Key was already used with other arguments", code="idempotency_key_reused")
-    body: dict[str, Any] = json.loads(record.result)
+    body: JsonObject = json.loads(record.result)
     return body

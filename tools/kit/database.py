@@ -49,7 +49,7 @@ def customer_lock_key(scope: TenantScope) -> str:
     return join_key("customer", scope.tenant, scope.customer)
 
 
-def _info(scope: TenantScope | None) -> dict[str, Any]:
+def _info(scope: TenantScope | None) -> dict[str, TenantScope]:
     return {SCOPE_KEY: scope} if scope is not None else {}
 
 

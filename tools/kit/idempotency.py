@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from meshline.json_types import JsonObject
 
 MAX_KEY_LENGTH = 200
 
@@ -35,7 +36,7 @@ class IdempotencyRecord(KitBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
-def arguments_hash(arguments: dict[str, Any]) -> str:
+def arguments_hash(arguments: JsonObject) -> str:
     return hashlib.sha256(json.dumps(arguments, sort_keys=True, default=str).encode()).hexdigest()
 
 
