@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshline.agents.llm import ledger, versions
 from meshline.agents.llm.gateway import ModelGateway
-from meshline.agents.llm.listings import (
+from meshline.agents.llm.model_registry import ModelRegistryStore
+from meshline.agents.llm.provider_keys import ProviderKeys
+from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
+from meshline.contracts.llm_admin import (
     AliasListing,
     HistoryListing,
     RegistryListing,
@@ -25,9 +28,6 @@ from meshline.agents.llm.listings import (
     VersionHealth,
     VersionListing,
 )
-from meshline.agents.llm.model_registry import ModelRegistryStore
-from meshline.agents.llm.provider_keys import ProviderKeys
-from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
 from meshline.errors import NotFound
 from meshline.json_types import JsonObject
 from meshline.service.auth import Identity, require_identity

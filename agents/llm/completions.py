@@ -37,7 +37,7 @@ from meshline.service.context import current_context
 from meshline.service.problems import problem_for
 from meshline.sse import SSE_MEDIA_TYPE, encode_sse
 
-log = logging.getLogger("meshline.llm")
+log = logging.getLogger(__name__)
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

@@ -33,7 +33,7 @@ from meshline.errors import BadRequest, MeshlineError, ServiceUnavailable
 from meshline.json_types import JsonObject
 from meshline.service.background import BackgroundTasks
 
-log = logging.getLogger("meshline.llm")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTO = "meshline (automatic rollback)"
 

@@ -20,10 +20,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from meshline.agents.llm.listings import ChangeDetail, RegistryEvent
 from meshline.agents.llm.versions import Registry
+from meshline.contracts.llm_admin import ChangeDetail, RegistryEvent
 
-log = logging.getLogger("meshline.llm.registry")
+log = logging.getLogger(__name__)
 PREFIX = "meshline:llm:registry"
 DOC_KEY, REV_KEY, HISTORY_KEY = PREFIX, f"{PREFIX}:rev", f"{PREFIX}:history"
 HISTORY_LIMIT = 1000

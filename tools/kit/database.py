@@ -41,7 +41,7 @@ from meshline.tools.kit.schema_check import OutdatedSchema, OutdatedSchemaPolicy
 from meshline.tools.kit.tenancy import SCOPE_KEY, ScopedSession, TenantScope
 
 _BEGIN_OPTION = "meshline_sqlite_begin"
-log = logging.getLogger("meshline.tools.kit")
+log = logging.getLogger(__name__)
 
 
 def customer_lock_key(scope: TenantScope) -> str:

@@ -1,4 +1,4 @@
-"""What the LLM layer's admin and usage endpoints answer, and the registry's history entries."""
+"""The LLM layer's admin and usage answers (wire contracts: the LLM layer sends them, the CLI reads them)."""
 
 from __future__ import annotations
 
