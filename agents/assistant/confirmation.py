@@ -1,8 +1,8 @@
 """Confirmation of side-effecting tool calls: the agent asks, the user's next turn decides.
 
-The pending call travels in ``AgentResult.metadata["pending"]``; the orchestrator keeps it (in
-Redis, for a few minutes) and hands it back in ``AgentTask.metadata["pending"]`` on the next turn
-to this agent, so a crash between asking and confirming loses nothing, and an execution that is
+The pending call (:class:`meshline.contracts.agent.PendingCall`) travels in ``AgentResult.pending``;
+the orchestrator keeps it (in Redis, for a few minutes) and hands it back in ``AgentTask.pending``
+on the next turn to this agent, so a crash between asking and confirming loses nothing, and an execution that is
 retried uses the same idempotency key and cannot run twice. What the reply means is
 :func:`meshline.contracts.confirmation.classify`'s: a clear yes runs the call, a clear no
 cancels it, an unclear reply is asked again (:func:`reask`), and a new request is answered as
@@ -15,16 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-
-class PendingCall(BaseModel):
-    """A side-effecting call the model asked for, waiting for the user's yes."""
-
-    id: str
-    service: str
-    tool: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+from meshline.contracts.agent import PendingCall
 
 
 def new_call_id() -> str:
