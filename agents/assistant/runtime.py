@@ -25,7 +25,7 @@ from meshline.agents.assistant.confirmation import (
 )
 from meshline.agents.assistant.profile import Profile
 from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
-from meshline.agents.kit import AgentContext, AgentStreamEvent, LLMTurn
+from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest, LLMTurn
 from meshline.contracts import AgentResult, AgentTask, Usage
 from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, PendingCall, ToolCallRecord
 from meshline.contracts.confirmation import Reply, classify
@@ -74,15 +74,14 @@ class AssistantRuntime:
 
     def completion_request(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.profile.model, "messages": messages}
-        if tools:
-            request["tools"] = tools
-        if self.profile.temperature is not None:
-            request["temperature"] = self.profile.temperature
-        if self.profile.max_tokens is not None:
-            request["max_tokens"] = self.profile.max_tokens
-        return request
+    ) -> CompletionRequest:
+        return CompletionRequest(
+            model=self.profile.model,
+            messages=messages,
+            tools=tools or None,
+            temperature=self.profile.temperature,
+            max_tokens=self.profile.max_tokens,
+        )
 
     def llm_headers(self, task: AgentTask) -> dict[str, str]:
         """Who is asking, for the LLM layer's usage ledger and its per-thread model-version stickiness."""

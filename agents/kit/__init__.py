@@ -13,7 +13,7 @@ the process's circuit breaker. The assistant runtime, the knowledge agent and
 from meshline.agents.kit.app import Setup, create_agent_app
 from meshline.agents.kit.context import AgentClients, AgentContext, AgentStreamEvent, Handler, run_to_result
 from meshline.agents.kit.knowledge import KnowledgeClient
-from meshline.agents.kit.llm import LLMLayer, LLMToolCall, LLMTurn, TurnAccumulator
+from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMToolCall, LLMTurn, TurnAccumulator
 from meshline.agents.kit.settings import AgentSettings
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "AgentContext",
     "AgentSettings",
     "AgentStreamEvent",
+    "CompletionRequest",
     "Handler",
     "KnowledgeClient",
     "LLMLayer",

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 
 from meshline.agents.kit.knowledge import KnowledgeClient
-from meshline.agents.kit.llm import LLMLayer, LLMTurn
+from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMTurn
 from meshline.agents.kit.settings import AgentSettings
 from meshline.contracts import AgentResult, AgentTask
 from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent
@@ -71,7 +71,7 @@ class AgentContext:
         return self.clients.llm
 
     def llm_turn(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None
+        self, request: CompletionRequest, headers: dict[str, str] | None = None
     ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
         """One LLM call with the task's LLM token: deltas when streaming, then the whole turn."""
         return self.clients.llm.turn(request, headers, token=self.task.tokens.llm, stream=self.stream)
@@ -86,7 +86,7 @@ class AgentContext:
             result=AgentResult(task_id=self.task.task_id, agent=self.name, content=content, **fields)
         )
 
-    async def answer(self, request: dict[str, Any], **fields: Any) -> AsyncGenerator[AgentStreamEvent, None]:
+    async def answer(self, request: CompletionRequest, **fields: Any) -> AsyncGenerator[AgentStreamEvent, None]:
         """The model's answer to ``request`` as this task's reply: its deltas, then the result."""
         turn: LLMTurn | None = None
         async with aclosing(self.llm_turn(request)) as items:

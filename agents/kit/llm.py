@@ -43,6 +43,23 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
+class CompletionRequest(BaseModel):
+    """What an agent asks the LLM layer for: the body of ``POST /v1/chat/completions``.
+
+    ``messages`` and ``tools`` are OpenAI JSON that goes to the wire as it is; unset options are
+    left out of the body (the LLM layer's defaults apply).
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def body(self, **options: object) -> dict[str, object]:
+        return {**self.model_dump(exclude_none=True), **options}
+
+
 class LLMFunctionCall(BaseModel):
     """The function a model asked for: its name and its arguments as the JSON text the model wrote."""
 
@@ -167,9 +184,9 @@ class LLMLayer:
         return f"{self._base_url}/v1/chat/completions"
 
     async def complete(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None
     ) -> LLMTurn:
-        body = {**request, "stream": False}
+        body = request.body(stream=False)
         response = await self._pipeline.request(
             LLM_TARGET,
             "POST",
@@ -186,10 +203,10 @@ class LLMLayer:
         return parse_completion(payload)
 
     async def stream(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
-        body = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        """Yield each ``chat.completion.chunk`` (OpenAI JSON) as it arrives; errors raise MeshlineError."""
+        body = request.body(stream=True, stream_options={"include_usage": True})
         async with self._pipeline.stream(
             LLM_TARGET, "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
         ) as response:
@@ -206,7 +223,7 @@ class LLMLayer:
                     yield payload
 
     async def turn(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None, stream: bool
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None, stream: bool
     ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
         """One LLM call: its text deltas as they arrive (when ``stream``), then the whole turn."""
         if not stream:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
 
-from meshline.agents.kit import AgentContext, AgentStreamEvent
+from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest
 from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.contracts import AgentTask, Citation
 from meshline.contracts.agent import AgentDelta, AgentResultEvent
@@ -85,14 +84,14 @@ class RetrievalRuntime:
             return []
         return hits[: self.settings.k]
 
-    def completion_request(self, task: AgentTask, hits: list[SearchHit]) -> dict[str, Any]:
+    def completion_request(self, task: AgentTask, hits: list[SearchHit]) -> CompletionRequest:
         system = {"role": "system", "content": SYSTEM_PROMPT.format(sources=sources_block(hits))}
-        request: dict[str, Any] = {"model": self.settings.model, "messages": [system, *task.messages]}
-        if self.settings.temperature is not None:
-            request["temperature"] = self.settings.temperature
-        if self.settings.max_tokens is not None:
-            request["max_tokens"] = self.settings.max_tokens
-        return request
+        return CompletionRequest(
+            model=self.settings.model,
+            messages=[system, *task.messages],
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
+        )
 
     async def events(self, task: AgentTask, ctx: AgentContext) -> AsyncGenerator[AgentStreamEvent, None]:
         """Deltas (when ``ctx.stream``) and finally one result event."""
