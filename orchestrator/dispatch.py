@@ -17,18 +17,20 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
+from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, PendingCall, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.pending import PENDING_TTL_S, PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_problem
-from meshline.resilience.deadlines import before_deadline, time_left, within_budget
+from meshline.resilience.deadlines import time_left
 from meshline.resilience.metrics import ResilienceMetrics
+from meshline.resilience.pipeline import CallPipeline, CallPolicy
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.scopes import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
@@ -82,6 +84,16 @@ class AgentCaller:
         self.breaker = breaker or CircuitBreaker(SharedBreakerStore(registry.redis), metrics=metrics)
         self.bulkhead = bulkhead or Bulkhead(metrics=metrics)
         self.policy = policy or DispatchPolicy()
+        # Breaker, the turn's deadline less the reserve, a fair bulkhead slot, the agent's own budget.
+        self.pipeline = CallPipeline(
+            client,
+            CallPolicy(
+                breaker=self.breaker,
+                bulkhead=self.bulkhead,
+                reserve_s=self.policy.reserve_s,
+                budgets=self.policy.timeouts,
+            ),
+        )
         self.pending = PendingCalls(registry.redis, pending_ttl_s)
         self.metrics = metrics
 
@@ -126,12 +138,10 @@ class AgentCaller:
         self, agent: str, uses: list[str], task: AgentTask, pending_key: str, tenant: str, user: str
     ) -> AgentTask:
         """The task with this turn's tool bindings, hop tokens and the agent's open question."""
-        pending = await self.pending.get(pending_key)
-        metadata = {**task.metadata}
-        if pending is not None:
-            metadata["pending"] = pending
+        raw = await self.pending.get(pending_key)
+        pending = PendingCall.model_validate(raw) if raw is not None else None
         tools = await self.tool_bindings(agent, uses, tenant, user)
-        return task.model_copy(update={"tools": tools, "tokens": self.hop_tokens(tenant, user), "metadata": metadata})
+        return task.model_copy(update={"tools": tools, "tokens": self.hop_tokens(tenant, user), "pending": pending})
 
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
@@ -176,7 +186,7 @@ class AgentCaller:
         token = self.agent_token(agent, tenant, user)
         result = await self._invoke(agent, task, tenant, token, on_delta, on_tool)
         # Confirmed or cancelled: closed; asked again or left open: kept, its clock running on; a new one replaces it.
-        await self.pending.settle(pending_key, task.metadata.get("pending"), result.metadata.get("pending"))
+        await self.pending.settle(pending_key, _wire(task.pending), _wire(result.pending))
         return result
 
     async def _invoke(
@@ -184,13 +194,7 @@ class AgentCaller:
     ) -> AgentResult:
         """The wait for a slot and the call both end before the turn's deadline (minus the reserve),
         so no slot is held past it; the agent's own budget, if any, bounds the call alone."""
-        what = f"the {agent} agent"
-        async with (
-            self.breaker.guard(agent),
-            before_deadline(self.policy.reserve_s, what),
-            self.bulkhead.slot(agent, tenant),
-            within_budget(self.policy.timeouts.get(agent), what),
-        ):
+        async with self.pipeline.guard(agent, tenant, f"the {agent} agent"):
             return await self._call(agent, task, token, on_delta, on_tool)
 
     async def _call(self, agent: str, task: AgentTask, token: str, on_delta: OnDelta, on_tool: OnTool) -> AgentResult:
@@ -271,6 +275,11 @@ def _for_fallback(task: AgentTask, agent: str, failure: MeshlineError) -> AgentT
     )
     messages = [{"role": "system", "content": note}, *task.messages]
     return task.model_copy(update={"messages": messages, "metadata": {**task.metadata, "fallback_for": agent}})
+
+
+def _wire(call: PendingCall | None) -> dict[str, Any] | None:
+    """A pending call as the store keeps it (JSON)."""
+    return call.model_dump(mode="json") if call is not None else None
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

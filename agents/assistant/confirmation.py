@@ -1,12 +1,13 @@
 """Confirmation of side-effecting tool calls: the agent asks, the user's next turn decides.
 
-The pending call travels in ``AgentResult.metadata["pending"]``; the orchestrator keeps it (in
-Redis, for a few minutes) and hands it back in ``AgentTask.metadata["pending"]`` on the next turn
-to this agent, so a crash between asking and confirming loses nothing, and an execution that is
-retried uses the same idempotency key and cannot run twice. What the reply means is
-:func:`meshline.contracts.confirmation.classify`'s: a clear yes runs the call, a clear no
-cancels it, an unclear reply is asked again (:func:`reask`), and a new request is answered as
-usual with the question left open (:func:`reminder`).
+The pending call (:class:`meshline.contracts.agent.PendingCall`) travels in
+``AgentResult.pending``; the orchestrator keeps it (in Redis, for a few minutes) and hands it
+back in ``AgentTask.pending`` on the next turn to this agent, so a crash between asking and
+confirming loses nothing, and an execution that is retried uses the same idempotency key and
+cannot run twice. What the reply means is :func:`meshline.contracts.confirmation.classify`'s: a
+clear yes runs the call, a clear no cancels it, an unclear reply is asked again
+(:func:`reask`), and a new request is answered as usual with the question left open
+(:func:`reminder`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,7 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-
-class PendingCall(BaseModel):
-    """A side-effecting call the model asked for, waiting for the user's yes."""
-
-    id: str
-    service: str
-    tool: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+from meshline.contracts.agent import PendingCall
 
 
 def new_call_id() -> str:

@@ -5,8 +5,8 @@ the conversation); each *step* is one LLM call offered the tools of the task's b
 the model asks for tools, they run (through :class:`ToolCatalog`) and their results, errors
 included, go back to the model, up to ``profile.max_steps`` LLM calls. A side-effecting tool
 is not run when asked for: the agent asks the user to confirm and returns the call as pending
-(see :mod:`confirmation`); the next turn's yes runs exactly that call. Both the JSON and the
-SSE answer come from :meth:`AssistantRuntime.events`.
+(see :mod:`confirmation`); the next turn's yes runs exactly that call. The runtime is the
+agent kit's handler (:meth:`AssistantRuntime.events`): the kit serves its JSON and SSE answers.
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ from contextlib import aclosing
 from typing import Any
 
 from meshline.agents.assistant.confirmation import (
-    PendingCall,
     last_user_text,
     new_call_id,
     question,
     reask,
     reminder,
 )
-from meshline.agents.assistant.llm_client import LLMLayer, LLMTurn, TurnAccumulator
 from meshline.agents.assistant.profile import Profile
 from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
+from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest, LLMTurn
 from meshline.contracts import AgentResult, AgentTask, Usage
-from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, ToolCallRecord
+from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, PendingCall, ToolCallRecord
 from meshline.contracts.confirmation import Reply, classify
 from meshline.errors import MeshlineError, UpstreamError
 
@@ -37,8 +36,6 @@ MAX_MEMORIES = 20
 MAX_MEMORY_CHARS = 500
 MAX_TOOL_RESULT_CHARS = 6000  # what one tool result may take of the model's context
 CANCELLED = "Okay, I have not done that; nothing was changed."
-
-RuntimeEvent = AgentDelta | AgentToolEvent | AgentResultEvent
 
 
 def system_message(profile: Profile, memories: list[str]) -> dict[str, Any]:
@@ -66,11 +63,10 @@ def tool_messages(call_id: str, name: str, arguments: dict[str, Any], record: To
 
 
 class AssistantRuntime:
-    """Runs tasks for one profile against the LLM layer and the task's tool services."""
+    """Runs tasks for one profile against the LLM layer (the kit's client) and the task's tool services."""
 
-    def __init__(self, profile: Profile, llm: LLMLayer, catalog: ToolCatalog | None = None) -> None:
+    def __init__(self, profile: Profile, catalog: ToolCatalog | None = None) -> None:
         self.profile = profile
-        self.llm = llm
         self.catalog = catalog
 
     def build_messages(self, task: AgentTask) -> list[dict[str, Any]]:
@@ -78,36 +74,18 @@ class AssistantRuntime:
 
     def completion_request(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.profile.model, "messages": messages}
-        if tools:
-            request["tools"] = tools
-        if self.profile.temperature is not None:
-            request["temperature"] = self.profile.temperature
-        if self.profile.max_tokens is not None:
-            request["max_tokens"] = self.profile.max_tokens
-        return request
+    ) -> CompletionRequest:
+        return CompletionRequest(
+            model=self.profile.model,
+            messages=messages,
+            tools=tools or None,
+            temperature=self.profile.temperature,
+            max_tokens=self.profile.max_tokens,
+        )
 
     def llm_headers(self, task: AgentTask) -> dict[str, str]:
         """Who is asking, for the LLM layer's usage ledger and its per-thread model-version stickiness."""
         return {"x-meshline-agent": self.profile.name, "x-meshline-thread": task.thread_id}
-
-    async def _step(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, stream: bool, task: AgentTask
-    ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
-        """One LLM call: text deltas as they arrive (when streaming), then the whole turn."""
-        request = self.completion_request(messages, tools)
-        headers, token = self.llm_headers(task), task.tokens.llm
-        if not stream:
-            yield await self.llm.complete(request, headers, token=token)
-            return
-        acc = TurnAccumulator()
-        async with aclosing(self.llm.stream(request, headers, token=token)) as chunks:
-            async for chunk in chunks:
-                text = acc.add(chunk)
-                if text:
-                    yield AgentDelta(text=text)
-        yield acc.turn()
 
     async def _execute(
         self, tool: BoundTool | None, name: str, call_id: str, arguments: dict[str, Any], key: str | None
@@ -121,18 +99,19 @@ class AssistantRuntime:
             return record.model_copy(update={"status": "error", "error": f"{exc.code}: {exc.detail}"})
         return record.model_copy(update={"result": result})
 
-    async def events(self, task: AgentTask, *, stream: bool) -> AsyncGenerator[RuntimeEvent, None]:
-        """Deltas (when ``stream``), a ``tool`` event per call, and finally one result event."""
+    async def events(self, task: AgentTask, ctx: AgentContext) -> AsyncGenerator[AgentStreamEvent, None]:
+        """Deltas (when ``ctx.stream``), a ``tool`` event per call, and finally one result event."""
+        stream = ctx.stream
         messages = self.build_messages(task)
         usage = Usage()
         records: list[ToolCallRecord] = []
         tools = await self.catalog.tools(task.tools, self.profile.tools) if self.catalog and task.tools else {}
 
-        def result(content: str, metadata: dict[str, Any] | None = None) -> AgentResultEvent:
+        def result(content: str, pending: PendingCall | None = None) -> AgentResultEvent:
             return AgentResultEvent(
                 result=AgentResult(
                     task_id=task.task_id, agent=self.profile.name, content=content, usage=usage,
-                    tool_calls=records, metadata=metadata or {},
+                    tool_calls=records, pending=pending,
                 )
             )  # fmt: skip
 
@@ -141,8 +120,7 @@ class AssistantRuntime:
             return [AgentDelta(text=text)] if stream and text else []
 
         kept: PendingCall | None = None  # an open question this turn leaves open (the user asked something else)
-        if raw_pending := task.metadata.get("pending"):
-            pending = PendingCall.model_validate(raw_pending)
+        if (pending := task.pending) is not None:
             reply = classify(last_user_text(task.messages))
             if reply is Reply.YES:
                 key = idempotency_key(task.thread_id, pending.id)
@@ -162,7 +140,7 @@ class AssistantRuntime:
                 text = CANCELLED if no else reask(pending)
                 for delta in own_text(text):
                     yield delta
-                yield result(text, None if no else {"pending": pending.model_dump()})
+                yield result(text, None if no else pending)
                 return
 
         def left_open(content: str) -> str:
@@ -173,12 +151,13 @@ class AssistantRuntime:
             return f"\n\n{reminder(kept)}" if content.strip() else reminder(kept)
 
         def answered(content: str) -> AgentResultEvent:
-            return result(content + left_open(content), {"pending": kept.model_dump()} if kept else None)
+            return result(content + left_open(content), kept)
 
         offered = [t.openai_tool() for t in tools.values()]
         for _ in range(self.profile.max_steps):
             turn: LLMTurn | None = None
-            async with aclosing(self._step(messages, offered, stream=stream, task=task)) as step:
+            request = self.completion_request(messages, offered)
+            async with aclosing(ctx.llm_turn(request, self.llm_headers(task))) as step:
                 async for item in step:
                     if isinstance(item, LLMTurn):
                         turn = item
@@ -193,10 +172,9 @@ class AssistantRuntime:
                 yield answered(turn.content)
                 return
             for call in turn.tool_calls:
-                function = call.get("function") or {}
-                name, call_id = str(function.get("name") or ""), new_call_id()
+                name, call_id = call.function.name, new_call_id()
                 try:
-                    arguments = parse_arguments(function.get("arguments"))
+                    arguments = parse_arguments(call.function.arguments)
                 except ValueError as exc:
                     record = ToolCallRecord(id=call_id, tool=name, status="error", error=f"bad arguments: {exc}")
                 else:
@@ -208,7 +186,7 @@ class AssistantRuntime:
                         yield AgentToolEvent(call=records[-1])
                         for delta in own_text(question(pending)):
                             yield delta
-                        yield result(question(pending), {"pending": pending.model_dump()})
+                        yield result(question(pending), pending)
                         return
                     record = await self._execute(tool, name, call_id, arguments, None)
                 records.append(record)
@@ -221,11 +199,3 @@ class AssistantRuntime:
         for delta in own_text(text + left_open(text)):
             yield delta
         yield answered(text)
-
-    async def run(self, task: AgentTask) -> AgentResult:
-        """The whole answer at once (no streaming from the LLM layer)."""
-        async with aclosing(self.events(task, stream=False)) as events:
-            async for event in events:
-                if isinstance(event, AgentResultEvent):
-                    return event.result
-        raise UpstreamError("the agent produced no result", code="bad_llm_response")

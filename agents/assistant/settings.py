@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from meshline.service.settings import NetworkList, ServiceSettings
+from meshline.agents.kit import AgentSettings
+from meshline.service.settings import NetworkList
 
 
-class AssistantSettings(ServiceSettings):
+class AssistantSettings(AgentSettings):
     """One process runs one profile; the profile decides which agent it is."""
 
     model_config = SettingsConfigDict(env_prefix="MESHLINE_ASSISTANT_", extra="ignore")
@@ -19,7 +20,6 @@ class AssistantSettings(ServiceSettings):
         default="general",
         description="A bundled profile's name (agents/assistant/profiles/<name>.yaml) or a YAML file path.",
     )
-    llm_timeout_s: float = Field(default=120.0, gt=0, description="Budget of one LLM-layer call.")
     tool_timeout_s: float = Field(default=15.0, gt=0, description="Budget of one tool call.")
     tool_allow_networks: NetworkList = Field(
         default_factory=list,

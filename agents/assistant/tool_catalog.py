@@ -5,7 +5,8 @@ changed at runtime is picked up within ``ttl_s`` without a restart, and a busy a
 fetch a manifest per task. Each call carries its binding's token, minted by the orchestrator for
 that tool service alone (or no token, when the service was registered without one), never the
 token the agent was called with. A binding with protocol ``mcp`` is listed and called over MCP
-instead (:mod:`mcp_transport`), the rest of the loop unchanged.
+instead (:mod:`mcp_transport`), the rest of the loop unchanged. Calls go through the agent's
+:class:`CallPipeline`: per tool service, one that keeps failing is not called for a while.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from meshline.agents.assistant.mcp_transport import McpTransport
 from meshline.contracts import Manifest, ToolBinding
 from meshline.contracts.manifest import Protocol, ToolSpec
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience import ServiceClient, raise_for_problem
-from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
+from meshline.resilience import raise_for_problem
+from meshline.resilience.pipeline import CallPipeline
 
 MANIFEST_TIMEOUT_S = 3.0
 
@@ -60,16 +61,13 @@ class ToolCatalog:
 
     def __init__(
         self,
-        client: ServiceClient,
+        pipeline: CallPipeline,
         *,
         timeout_s: float,
         ttl_s: float = 30.0,
         mcp: McpTransport | None = None,
-        breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._client = client
-        # Per process and tool service: one that keeps failing is not called for a while.
-        self._breaker = breaker or CircuitBreaker(LocalBreakerStore())
+        self._pipeline = pipeline
         self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._manifests: dict[str, tuple[float, Manifest]] = {}
@@ -82,7 +80,7 @@ class ToolCatalog:
         cached = self._manifests.get(url)
         if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
             return cached[1]
-        response = await self._client.request("GET", f"{url}/v1/manifest", timeout_s=MANIFEST_TIMEOUT_S)
+        response = await self._pipeline.client.request("GET", f"{url}/v1/manifest", timeout_s=MANIFEST_TIMEOUT_S)
         raise_for_problem(response)
         try:
             manifest = Manifest.model_validate_json(response.content)
@@ -115,20 +113,20 @@ class ToolCatalog:
 
     async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:
         """Run a tool; a failure raises MeshlineError with the service's problem detail."""
-        async with self._breaker.guard(tool.service):
-            if tool.protocol == "mcp":
+        if tool.protocol == "mcp":
+            async with self._pipeline.guard(tool.service):
                 return await self.mcp.call(tool.url, tool.spec.name, arguments, key=key, token=tool.token)
-            headers = {"idempotency-key": key} if key else None
-            response = await self._client.request(
-                "POST",
-                f"{tool.url}/v1/tools/{tool.spec.name}",
-                json=arguments,
-                headers=headers,
-                token=tool.token,
-                timeout_s=self._timeout_s,
-            )
-            raise_for_problem(response)
-            return response.json()
+        headers = {"idempotency-key": key} if key else None
+        response = await self._pipeline.request(
+            tool.service,
+            "POST",
+            f"{tool.url}/v1/tools/{tool.spec.name}",
+            json=arguments,
+            headers=headers,
+            token=tool.token,
+            timeout_s=self._timeout_s,
+        )
+        return response.json()
 
 
 def parse_arguments(raw: Any) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The gate comes before the LLM: when no passage's cosine similarity reaches ``min
 agent answers that it does not know and offers a human, without calling the model (nothing to
 ground an answer in, so nothing for the model to invent from). Otherwise the model sees the
 numbered passages and must cite them as ``[n]``; each ``[n]`` in its answer becomes a citation
-(document id, title, chunk id, score).
+(document id, title, chunk id, score). The runtime is an agent-kit handler
+(:meth:`RetrievalRuntime.events`); its search and its LLM call are the kit's clients.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
 
-from meshline.agents.assistant.llm_client import LLMLayer, LLMTurn, TurnAccumulator
-from meshline.agents.retrieval.knowledge_client import KnowledgeBase
+from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest
 from meshline.agents.retrieval.settings import RetrievalSettings
-from meshline.contracts import AgentResult, AgentTask, Citation
+from meshline.contracts import AgentTask, Citation
 from meshline.contracts.agent import AgentDelta, AgentResultEvent
 from meshline.contracts.knowledge import SearchHit
 
-RuntimeEvent = AgentDelta | AgentResultEvent
 DONT_KNOW = (
     "I'm sorry, I don't know: I found nothing about that in the store's policies and help pages. "
     "Would you like me to connect you with a human agent?"
@@ -76,10 +74,8 @@ def citations_for(answer: str, hits: list[SearchHit]) -> list[Citation]:
 class RetrievalRuntime:
     """Runs knowledge-agent tasks against the knowledge base and the LLM layer."""
 
-    def __init__(self, settings: RetrievalSettings, knowledge: KnowledgeBase, llm: LLMLayer) -> None:
+    def __init__(self, settings: RetrievalSettings) -> None:
         self.settings = settings
-        self.knowledge = knowledge
-        self.llm = llm
 
     def relevant(self, hits: list[SearchHit]) -> list[SearchHit]:
         """The passages to answer from, or [] when even the best is below the threshold."""
@@ -88,56 +84,28 @@ class RetrievalRuntime:
             return []
         return hits[: self.settings.k]
 
-    def completion_request(self, task: AgentTask, hits: list[SearchHit]) -> dict[str, Any]:
+    def completion_request(self, task: AgentTask, hits: list[SearchHit]) -> CompletionRequest:
         system = {"role": "system", "content": SYSTEM_PROMPT.format(sources=sources_block(hits))}
-        request: dict[str, Any] = {"model": self.settings.model, "messages": [system, *task.messages]}
-        if self.settings.temperature is not None:
-            request["temperature"] = self.settings.temperature
-        if self.settings.max_tokens is not None:
-            request["max_tokens"] = self.settings.max_tokens
-        return request
-
-    async def events(self, task: AgentTask, *, stream: bool) -> AsyncGenerator[RuntimeEvent, None]:
-        """Deltas (when ``stream``) and finally one result event."""
-        question = question_of(task)
-        hits = (
-            await self.knowledge.search(question, self.settings.collection, self.settings.k, token=task.tokens.memory)
-            if question
-            else []
+        return CompletionRequest(
+            model=self.settings.model,
+            messages=[system, *task.messages],
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
         )
+
+    async def events(self, task: AgentTask, ctx: AgentContext) -> AsyncGenerator[AgentStreamEvent, None]:
+        """Deltas (when ``ctx.stream``) and finally one result event."""
+        question = question_of(task)
+        hits = await ctx.search(question, self.settings.collection, self.settings.k) if question else []
         passages = self.relevant(hits)
         if not passages:
-            if stream:
+            if ctx.stream:
                 yield AgentDelta(text=DONT_KNOW)
-            result = AgentResult(
-                task_id=task.task_id, agent=self.settings.name, content=DONT_KNOW, handoff=HUMAN_HANDOFF
-            )
-            yield AgentResultEvent(result=result)
+            yield ctx.result(DONT_KNOW, handoff=HUMAN_HANDOFF)
             return
-        request = self.completion_request(task, passages)
-        turn: LLMTurn
-        if stream:
-            acc = TurnAccumulator()
-            async with aclosing(self.llm.stream(request, token=task.tokens.llm)) as chunks:
-                async for chunk in chunks:
-                    text = acc.add(chunk)
-                    if text:
-                        yield AgentDelta(text=text)
-            turn = acc.turn()
-        else:
-            turn = await self.llm.complete(request, token=task.tokens.llm)
-        result = AgentResult(
-            task_id=task.task_id,
-            agent=self.settings.name,
-            content=turn.content,
-            citations=citations_for(turn.content, passages),
-            usage=turn.usage,
-        )
-        yield AgentResultEvent(result=result)
-
-    async def run(self, task: AgentTask) -> AgentResult:
-        async with aclosing(self.events(task, stream=False)) as events:
+        async with aclosing(ctx.answer(self.completion_request(task, passages))) as events:
             async for event in events:
-                if isinstance(event, AgentResultEvent):
-                    return event.result
-        raise AssertionError("events() always ends with a result")
+                if isinstance(event, AgentResultEvent):  # cite what the answer used
+                    cited = citations_for(event.result.content, passages)
+                    event = AgentResultEvent(result=event.result.model_copy(update={"citations": cited}))
+                yield event

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from meshline.service.settings import ServiceSettings
+from meshline.agents.kit import AgentSettings
 
 
-class RetrievalSettings(ServiceSettings):
+class RetrievalSettings(AgentSettings):
     """Which collection to search, how many passages to show the model, and when to say "I don't know"."""
 
     model_config = SettingsConfigDict(env_prefix="MESHLINE_RETRIEVAL_", extra="ignore")
@@ -27,5 +27,3 @@ class RetrievalSettings(ServiceSettings):
     model: str = Field(default="default", description="Model alias in the LLM layer.")
     max_tokens: int | None = Field(default=400, ge=1)
     temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
-    llm_timeout_s: float = Field(default=120.0, gt=0, description="Budget of one LLM-layer call.")
-    search_timeout_s: float = Field(default=5.0, gt=0, description="Budget of one knowledge-base search.")

@@ -53,6 +53,19 @@ class HopTokens(BaseModel):
     )
 
 
+class PendingCall(BaseModel):
+    """A side-effecting tool call the agent asked the user to confirm, waiting for a yes.
+
+    The agent returns it in ``AgentResult.pending``; the orchestrator keeps it for the thread and
+    hands it back in ``AgentTask.pending`` on that agent's next turn.
+    """
+
+    id: str
+    service: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)  # the tool's JSON arguments
+
+
 class AgentTask(BaseModel):
     task_id: str
     thread_id: str
@@ -60,6 +73,7 @@ class AgentTask(BaseModel):
     memories: list[str] = Field(default_factory=list)
     tools: list[ToolBinding] = Field(default_factory=list)
     tokens: HopTokens = Field(default_factory=HopTokens)
+    pending: PendingCall | None = Field(default=None, description="The question this agent left open on the thread.")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -86,9 +100,11 @@ class AgentResult(BaseModel):
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     handoff: str | None = None
+    pending: PendingCall | None = Field(
+        default=None, description="A call waiting for the user's yes; the orchestrator keeps it for the thread."
+    )
     metadata: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Agent state for the orchestrator to keep in the thread (e.g. a pending call).",
+        default_factory=dict, description="Orchestrator notes on the result (e.g. ``fallback_for``)."
     )
 
 

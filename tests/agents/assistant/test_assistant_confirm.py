@@ -36,11 +36,11 @@ async def refunded(h: Harness, order: dict[str, Any]) -> int:
 @pytest.mark.parametrize("text", AMBIGUOUS)
 async def test_an_unclear_reply_asks_again_and_runs_nothing(harness: Harness, text: str) -> None:
     order, asked = await ask_refund(harness)
-    pending = asked["metadata"]["pending"]
+    pending = asked["pending"]
     calls = len(harness.llm.requests)
-    again = await harness.invoke(reply(asked, text), {"pending": pending})
+    again = await harness.invoke(reply(asked, text), pending=pending)
     assert again["content"].startswith("I need a clear yes or no before I run issue_refund(")
-    assert again["metadata"] == {"pending": pending}  # still open, unchanged: the orchestrator keeps it
+    assert again["pending"] == pending  # still open, unchanged: the orchestrator keeps it
     assert [(c["id"], c["status"]) for c in again["tool_calls"]] == [(pending["id"], "pending_confirmation")]
     assert len(harness.llm.requests) == calls  # no model call, no tool call
     assert await refunded(harness, order) == 0
@@ -48,17 +48,17 @@ async def test_an_unclear_reply_asks_again_and_runs_nothing(harness: Harness, te
 
 async def test_a_new_request_is_answered_and_the_question_stays_open(harness: Harness) -> None:
     order, asked = await ask_refund(harness)
-    pending = asked["metadata"]["pending"]
+    pending = asked["pending"]
     harness.llm.turns = ["We ship within two days."]
-    other = await harness.invoke(reply(asked, "how fast do you ship?"), {"pending": pending})
+    other = await harness.invoke(reply(asked, "how fast do you ship?"), pending=pending)
     assert other["content"].startswith("We ship within two days.\n\n(Still waiting for your answer: shall I run")
-    assert "issue_refund(" in other["content"] and other["metadata"] == {"pending": pending}
+    assert "issue_refund(" in other["content"] and other["pending"] == pending
     assert other["tool_calls"] == [] and await refunded(harness, order) == 0
 
     harness.llm.turns = ["Refunded 3.00."]
     convo = [*reply(asked, "how fast do you ship?"), {"role": "assistant", "content": other["content"]}]
-    done = await harness.invoke([*convo, {"role": "user", "content": "yes"}], {"pending": pending})
-    assert done["tool_calls"][0]["status"] == "ok" and done["metadata"] == {}
+    done = await harness.invoke([*convo, {"role": "user", "content": "yes"}], pending=pending)
+    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["metadata"] == {}
     assert await refunded(harness, order) == 300
 
 
@@ -76,9 +76,9 @@ async def test_calls_without_ids_in_two_turns_make_two_keys_and_two_refunds(
     ids, effects = [], []
     for _ in range(2):  # two turns of one thread (the harness's thread-7), the same refund asked each time
         order, asked = await ask_refund(harness, 100)
-        pending = asked["metadata"]["pending"]
+        pending = asked["pending"]
         harness.llm.turns = ["Refunded 1.00."]
-        done = await harness.invoke(reply(asked, "yes"), {"pending": pending})
+        done = await harness.invoke(reply(asked, "yes"), pending=pending)
         ids.append(pending["id"])
         effects.append(done["tool_calls"][0]["result"]["id"])
     assert ids[0] != ids[1] and idempotency_key("thread-7", ids[0]) != idempotency_key("thread-7", ids[1])

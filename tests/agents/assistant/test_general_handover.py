@@ -40,22 +40,22 @@ async def test_asking_for_a_human_opens_a_ticket_after_yes(harness: Harness) -> 
     asked = await h.invoke(ASK)
     assert asked["tool_calls"][0]["status"] == "pending_confirmation"
     assert "open_ticket" in asked["content"] and "yes" in asked["content"]
-    pending = asked["metadata"]["pending"]
+    pending = asked["pending"]
     assert (pending["service"], pending["tool"], pending["arguments"]) == ("crm", "open_ticket", TICKET)
     assert await tickets(h) == before  # nothing opened before the customer agrees
 
     h.llm.turns = ["I opened a ticket for you; a support agent will contact you soon."]
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "yes please"}]
-    done = await h.invoke(convo, {"pending": pending})
+    done = await h.invoke(convo, pending=pending)
     call = done["tool_calls"][0]
-    assert call["status"] == "ok" and call["service"] == "crm" and done["metadata"] == {}
+    assert call["status"] == "ok" and call["service"] == "crm" and done["pending"] is None and done["metadata"] == {}
     ticket = call["result"]
     assert ticket["subject"] == TICKET["subject"] and ticket["status"] == "open"
     assert ticket["id"] in h.llm.requests[-1]["messages"][-1]["content"]  # the model saw the ticket
     assert done["content"].startswith("I opened a ticket")
 
     # The same yes replayed (a crash before the orchestrator cleared the pending call): no second ticket.
-    again = await h.invoke(convo, {"pending": pending})
+    again = await h.invoke(convo, pending=pending)
     assert again["tool_calls"][0]["result"]["id"] == ticket["id"]
     after = await tickets(h)
     assert [t["id"] for t in after if t["id"] not in {b["id"] for b in before}] == [ticket["id"]]
@@ -67,7 +67,7 @@ async def test_no_opens_nothing(harness: Harness) -> None:
     h.llm.turns = [[("open_ticket", TICKET)]]
     asked = await h.invoke(ASK)
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "no thanks"}]
-    declined = await h.invoke(convo, {"pending": asked["metadata"]["pending"]})
+    declined = await h.invoke(convo, pending=asked["pending"])
     assert "nothing was changed" in declined["content"]
     assert await tickets(h) == before
 
@@ -84,6 +84,6 @@ async def test_other_crm_tools_are_out_of_reach(harness: Harness) -> None:
     forged = {"id": "call-x", "service": "crm", "tool": "update_contact_details", "arguments": {"email": "e@x.org"}}
     h.llm.turns = ["Sorry."]
     convo = [{"role": "user", "content": "yes"}]
-    replayed = await h.invoke(convo, {"pending": forged})
+    replayed = await h.invoke(convo, pending=forged)
     assert replayed["tool_calls"][0]["status"] == "error"
     assert (await h.tool("get_my_profile", {}))["email"] == profile["email"]

@@ -17,8 +17,8 @@ import respx
 from fastapi import FastAPI
 
 from meshline.agents.assistant.app import create_app as create_agent
-from meshline.agents.assistant.confirmation import PendingCall
 from meshline.agents.assistant.settings import AssistantSettings
+from meshline.contracts.agent import PendingCall
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
@@ -68,7 +68,7 @@ async def invoke(
     binding: dict[str, str],
     text: str,
     thread: str = "thread-mcp",
-    metadata: dict[str, Any] | None = None,
+    pending: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body = {
         "task_id": "t1",
@@ -76,7 +76,7 @@ async def invoke(
         "messages": [{"role": "user", "content": text}],
         "tools": [{**binding, "token": mint(binding["service"])}],
         "tokens": {"llm": mint("llm")},
-        "metadata": metadata or {},
+        "pending": pending,
     }
     response = await http.post("/v1/invoke", json=body, headers={"authorization": f"Bearer {mint('commerce')}"})
     assert response.status_code == 200, response.text
@@ -105,11 +105,11 @@ async def test_read_only_mcp_tool_runs_and_side_effects_wait_for_yes(
     llm.turns = [[("redeem", {"code": "GIFT-1000", "amount_cents": 1200})], "Done: 38.00 left."]
     asked = await invoke(http, token, binding, "use 12.00 of GIFT-1000")
     assert asked["tool_calls"][0]["status"] == "pending_confirmation", "no readOnlyHint: confirm first"
-    pending = PendingCall.model_validate(asked["metadata"]["pending"])
+    pending = PendingCall.model_validate(asked["pending"])
 
     llm.requests.clear()
     llm.turns = ["Done: 38.00 left."]
-    done = await invoke(http, token, binding, "yes", metadata={"pending": pending.model_dump()})
+    done = await invoke(http, token, binding, "yes", pending=pending.model_dump())
     assert done["tool_calls"][0]["status"] == "ok" and done["tool_calls"][0]["result"]["balance_cents"] == 3800
 
     llm.requests.clear()
@@ -136,13 +136,13 @@ async def test_kit_tools_over_mcp_keep_customer_and_idempotency(
         refund = {"order_id": order["id"], "amount_cents": 300, "reason": "late"}
         llm.turns = [[("issue_refund", refund)]]
         asked = await invoke(http, token, binding, "refund 3.00", thread="thread-refund")
-        pending = asked["metadata"]["pending"]
+        pending = asked["pending"]
 
         # A replayed "yes" (say, after a crash) reuses the thread's key: the kit answers the stored refund.
         results = []
         for _ in range(2):
             llm.turns = ["Refunded."]
-            done = await invoke(http, token, binding, "yes", thread="thread-refund", metadata={"pending": pending})
+            done = await invoke(http, token, binding, "yes", thread="thread-refund", pending=pending)
             results.append(done["tool_calls"][0]["result"])
         assert results[0] == results[1] and results[0]["refunded_total_cents"] == 300
 

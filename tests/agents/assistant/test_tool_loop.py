@@ -70,17 +70,17 @@ async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> N
     asked = await harness.invoke(ASK)
     assert asked["tool_calls"][0]["status"] == "pending_confirmation"
     assert "issue_refund" in asked["content"] and "yes" in asked["content"]
-    pending = asked["metadata"]["pending"]
+    pending = asked["pending"]
     assert pending["arguments"] == args
     assert (await harness.tool("get_order", {"order_id": order["id"]}))["refunded_cents"] == 0
 
     harness.llm.turns = ["Done: 5.00 refunded."]
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "yes"}]
-    done = await harness.invoke(convo, {"pending": pending})
-    assert done["tool_calls"][0]["status"] == "ok" and done["metadata"] == {}
+    done = await harness.invoke(convo, pending=pending)
+    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["metadata"] == {}
     assert done["content"] == "Done: 5.00 refunded."
     # A crash before the orchestrator cleared the pending call: the same "yes" is replayed.
-    again = await harness.invoke(convo, {"pending": pending})
+    again = await harness.invoke(convo, pending=pending)
     assert again["tool_calls"][0]["result"] == done["tool_calls"][0]["result"]
     assert (await harness.tool("get_order", {"order_id": order["id"]}))["refunded_cents"] == 500
 
@@ -91,8 +91,8 @@ async def test_refund_asks_then_no_changes_nothing(harness: Harness) -> None:
     asked = await harness.invoke(ASK)
     requests_before = len(harness.llm.requests)
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "no, cancel"}]
-    declined = await harness.invoke(convo, {"pending": asked["metadata"]["pending"]})
-    assert "nothing was changed" in declined["content"] and declined["metadata"] == {}
+    declined = await harness.invoke(convo, pending=asked["pending"])
+    assert "nothing was changed" in declined["content"] and declined["pending"] is None and declined["metadata"] == {}
     assert declined["tool_calls"][0]["error"] == "cancelled by the user"
     assert len(harness.llm.requests) == requests_before  # no model call, no tool call
     assert (await harness.tool("get_order", {"order_id": order["id"]}))["refunded_cents"] == 0

@@ -81,7 +81,7 @@ class Harness:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def invoke(self, messages: list[dict[str, Any]], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def invoke(self, messages: list[dict[str, Any]], pending: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {
             "task_id": "t1",
             "thread_id": "thread-7",
@@ -94,7 +94,7 @@ class Harness:
                 }
             ],
             "tokens": {"llm": self.token("llm", tenant="dev", user="dev")},
-            "metadata": metadata or {},
+            "pending": pending,
         }
         response = await self.agent.post("/v1/invoke", json=body, headers=self.headers(self.agent_name))
         assert response.status_code == 200, response.text

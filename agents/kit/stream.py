@@ -1,4 +1,4 @@
-"""What every agent service's ``POST /v1/invoke`` shares: the SSE answer and its error event."""
+"""The SSE answer of ``POST /v1/invoke``: ``delta``/``tool`` events, one ``result``, or an ``error`` event."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from meshline.errors import MeshlineError
 from meshline.service.problems import PROBLEM_JSON, problem_for
 from meshline.sse import SSE_MEDIA_TYPE, encode_sse
 
-log = logging.getLogger("meshline.agents")
+log = logging.getLogger(__name__)
 AgentStreamEvent = AgentDelta | AgentToolEvent | AgentResultEvent
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"content": {PROBLEM_JSON: {}}, "description": "problem+json"} for code in (401, 403, 422, 502, 503)

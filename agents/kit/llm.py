@@ -1,20 +1,27 @@
-"""Client of the LLM layer (``POST {llm_url}/v1/chat/completions``, the OpenAI wire format).
+"""The kit's client of the LLM layer (``POST {llm_url}/v1/chat/completions``, the OpenAI wire format).
 
-Calls go through the resilient :class:`ServiceClient` with the task's LLM token (minted for the
-``llm`` audience alone; see ``AgentTask.tokens``), the trace and the deadline.
+Calls go through the agent's :class:`CallPipeline` (the breaker named ``llm``, then the
+resilient :class:`ServiceClient`) with the task's LLM token (minted for the ``llm`` audience
+alone; see ``AgentTask.tokens``), the trace and the deadline. Request bodies and chunks are the
+OpenAI JSON that goes to and comes from the wire; what the agent keeps of an answer is typed
+(:class:`LLMTurn`, :class:`LLMToolCall`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from meshline.contracts import Usage
+from meshline.contracts.agent import AgentDelta
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience import ServiceClient, raise_for_problem
-from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
+from meshline.resilience import raise_for_problem
+from meshline.resilience.pipeline import CallPipeline
 from meshline.sse import aiter_sse
 
 HEALTH_TIMEOUT_S = 1.5
@@ -36,6 +43,52 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
+class CompletionRequest(BaseModel):
+    """What an agent asks the LLM layer for: the body of ``POST /v1/chat/completions``.
+
+    ``messages`` and ``tools`` are OpenAI JSON that goes to the wire as it is; unset options are
+    left out of the body (the LLM layer's defaults apply).
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def body(self, **options: object) -> dict[str, object]:
+        return {**self.model_dump(exclude_none=True), **options}
+
+
+class LLMFunctionCall(BaseModel):
+    """The function a model asked for: its name and its arguments as the JSON text the model wrote."""
+
+    name: str = ""
+    arguments: str = ""
+
+
+class LLMToolCall(BaseModel):
+    """One tool call of an assistant message (OpenAI's ``tool_calls[i]``)."""
+
+    id: str = ""
+    type: str = "function"
+    function: LLMFunctionCall = Field(default_factory=LLMFunctionCall)
+
+
+def _tool_call(raw: dict[str, Any]) -> LLMToolCall:
+    function = raw.get("function")
+    if not isinstance(function, dict):
+        function = {}
+    arguments = function.get("arguments")
+    return LLMToolCall(
+        id=str(raw.get("id") or ""),
+        function=LLMFunctionCall(
+            name=str(function.get("name") or ""),
+            arguments=arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
+        ),
+    )
+
+
 @dataclass
 class LLMTurn:
     """One assistant turn from the model: its text, why it stopped, and what it cost."""
@@ -43,7 +96,7 @@ class LLMTurn:
     content: str = ""
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI format: id, type, function
+    tool_calls: list[LLMToolCall] = field(default_factory=list)
 
 
 def parse_completion(body: Any) -> LLMTurn:
@@ -57,7 +110,7 @@ def parse_completion(body: Any) -> LLMTurn:
         content=str(message.get("content") or ""),
         finish_reason=choice.get("finish_reason"),
         usage=parse_usage(body.get("usage")),
-        tool_calls=[c for c in message.get("tool_calls") or [] if isinstance(c, dict)],
+        tool_calls=[_tool_call(c) for c in message.get("tool_calls") or [] if isinstance(c, dict)],
     )
 
 
@@ -68,7 +121,7 @@ class TurnAccumulator:
         self._parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage = Usage()
-        self._calls: dict[int, dict[str, Any]] = {}  # streamed tool calls arrive in pieces, by index
+        self._calls: dict[int, LLMToolCall] = {}  # streamed tool calls arrive in pieces, by index
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Take one chunk in; return the text it adds (may be empty)."""
@@ -88,15 +141,12 @@ class TurnAccumulator:
         return text
 
     def _add_call_piece(self, piece: dict[str, Any]) -> None:
-        call = self._calls.setdefault(
-            int(piece.get("index", len(self._calls))),
-            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
-        )
+        call = self._calls.setdefault(int(piece.get("index", len(self._calls))), LLMToolCall())
         if piece.get("id"):
-            call["id"] = piece["id"]
+            call.id = str(piece["id"])
         function = piece.get("function") or {}
-        call["function"]["name"] += str(function.get("name") or "")
-        call["function"]["arguments"] += str(function.get("arguments") or "")
+        call.function.name += str(function.get("name") or "")
+        call.function.arguments += str(function.get("arguments") or "")
 
     def turn(self) -> LLMTurn:
         return LLMTurn(
@@ -122,30 +172,30 @@ def _stream_error(event: str, payload: Any) -> MeshlineError:
 
 
 class LLMLayer:
-    """The LLM layer as the assistant sees it: one completion, a stream of chunks, health."""
+    """The LLM layer as an agent sees it: one completion, a stream of chunks, one turn either way, health."""
 
-    def __init__(
-        self, client: ServiceClient, base_url: str, timeout_s: float, breaker: CircuitBreaker | None = None
-    ) -> None:
-        self._client = client
+    def __init__(self, pipeline: CallPipeline, base_url: str, timeout_s: float) -> None:
+        self._pipeline = pipeline  # its breaker: an LLM layer that keeps failing is not called for a while
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
-        # Per process: an LLM layer that keeps failing is not called for a while (fast errors instead).
-        self._breaker = breaker or CircuitBreaker(LocalBreakerStore())
 
     @property
     def completions_url(self) -> str:
         return f"{self._base_url}/v1/chat/completions"
 
     async def complete(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None
     ) -> LLMTurn:
-        body = {**request, "stream": False}
-        async with self._breaker.guard(LLM_TARGET):
-            response = await self._client.request(
-                "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
-            )
-            raise_for_problem(response)
+        body = request.body(stream=False)
+        response = await self._pipeline.request(
+            LLM_TARGET,
+            "POST",
+            self.completions_url,
+            json=body,
+            headers=headers,
+            token=token,
+            timeout_s=self._timeout_s,
+        )
         try:
             payload = response.json()
         except ValueError as exc:
@@ -153,19 +203,13 @@ class LLMLayer:
         return parse_completion(payload)
 
     async def stream(
-        self, request: dict[str, Any], headers: dict[str, str] | None = None, *, token: str | None
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Yield each ``chat.completion.chunk`` as it arrives; errors raise MeshlineError."""
-        body = {**request, "stream": True, "stream_options": {"include_usage": True}}
-        async with (
-            self._breaker.guard(LLM_TARGET),
-            self._client.stream(
-                "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
-            ) as response,
-        ):
-            if response.status_code >= 400:
-                await response.aread()
-                raise_for_problem(response)
+        """Yield each ``chat.completion.chunk`` (OpenAI JSON) as it arrives; errors raise MeshlineError."""
+        body = request.body(stream=True, stream_options={"include_usage": True})
+        async with self._pipeline.stream(
+            LLM_TARGET, "POST", self.completions_url, json=body, headers=headers, token=token, timeout_s=self._timeout_s
+        ) as response:
             async for message in aiter_sse(response):
                 if message.data.strip() == "[DONE]":
                     return
@@ -178,7 +222,22 @@ class LLMLayer:
                 if isinstance(payload, dict):
                     yield payload
 
+    async def turn(
+        self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None, stream: bool
+    ) -> AsyncGenerator[AgentDelta | LLMTurn, None]:
+        """One LLM call: its text deltas as they arrive (when ``stream``), then the whole turn."""
+        if not stream:
+            yield await self.complete(request, headers, token=token)
+            return
+        acc = TurnAccumulator()
+        async with aclosing(self.stream(request, headers, token=token)) as chunks:
+            async for chunk in chunks:
+                text = acc.add(chunk)
+                if text:
+                    yield AgentDelta(text=text)
+        yield acc.turn()
+
     async def health(self) -> None:
         """Raises unless the LLM layer's ``/healthz`` answers 200."""
-        response = await self._client.request("GET", f"{self._base_url}/healthz", timeout_s=HEALTH_TIMEOUT_S)
+        response = await self._pipeline.client.request("GET", f"{self._base_url}/healthz", timeout_s=HEALTH_TIMEOUT_S)
         raise_for_problem(response)
