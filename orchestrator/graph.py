@@ -22,9 +22,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 from prometheus_client import Histogram
 
+from meshline.confirmation import Reply, classify
 from meshline.contracts.agent import AgentResult, AgentTask, ToolCallRecord
 from meshline.contracts.chat import RouteDecision
-from meshline.contracts.confirmation import Reply, classify
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
