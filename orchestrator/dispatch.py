@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, PendingCall, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
+from meshline.orchestrator.dispatch_outcome import DispatchFailure, DispatchOutcome
 from meshline.orchestrator.pending import PENDING_TTL_S, PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead
@@ -145,32 +146,33 @@ class AgentCaller:
 
     async def invoke(
         self, agent: str, task: AgentTask, *, tenant: str, user: str, on_delta: OnDelta, on_tool: OnTool
-    ) -> tuple[AgentResult, str | None]:
-        """(result, error): on failure the result is the fallback's or a degraded reply, and error says why."""
+    ) -> DispatchOutcome:
+        """The agent's result, or on failure its fallback's or a degraded reply with the failure."""
         try:
-            return await self._attempt(agent, task, tenant, user, on_delta, on_tool), None
+            return DispatchOutcome(await self._attempt(agent, task, tenant, user, on_delta, on_tool))
         except MeshlineError as exc:
             log.warning("agent %s failed: %s (%s)", agent, exc.detail, exc.code)
-            failure = exc
+            error = exc
+        failure = DispatchFailure.of(agent, error)
         fallback = self.policy.fallbacks.get(agent)
         left = time_left(self.policy.reserve_s)
         if fallback and fallback != agent and (left is None or left >= self.policy.min_fallback_s):
             try:
                 result = await self._attempt(
-                    fallback, _for_fallback(task, agent, failure), tenant, user, on_delta, on_tool
+                    fallback, _for_fallback(task, agent, error), tenant, user, on_delta, on_tool
                 )
             except MeshlineError as exc:
                 log.warning("fallback %s for %s failed too: %s (%s)", fallback, agent, exc.detail, exc.code)
             else:
                 self._count_fallback(agent, fallback)
                 result.metadata["fallback_for"] = agent
-                return result, failure.detail
+                return DispatchOutcome(result, failure)
         self._count_fallback(agent, "degraded")
         text = (
             f"Sorry, the {agent} assistant is unavailable right now ({failure.code}). "
             "Your message is saved in this conversation; please try again in a moment."
         )
-        return AgentResult(task_id=task.task_id, agent=agent, content=text), failure.detail
+        return DispatchOutcome(AgentResult(task_id=task.task_id, agent=agent, content=text), failure)
 
     def _count_fallback(self, agent: str, fallback: str) -> None:
         if self.metrics is not None:

@@ -9,17 +9,15 @@ as a delta. So the deltas, joined with resets applied, are what the thread store
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
 
-ResetReason = Literal["failed", "replaced"]
+from meshline.contracts.agent import ToolCallRecord
+from meshline.contracts.chat import DeltaEvent, ResetEvent, RouteDecision, ToolEvent
 
-
-def delta_payload(agent: str, text: str) -> dict[str, Any]:
-    return {"type": "delta", "agent": agent, "text": text}
-
-
-def reset_payload(agent: str, reason: ResetReason) -> dict[str, Any]:
-    return {"type": "reset", "agent": agent, "reason": reason}
+ShownEvent = DeltaEvent | ResetEvent
+# What the graph writes to LangGraph's custom stream; the turn runner turns a RouteDecision into
+# the RouteEvent (it alone knows the caller's thread id) and relays the rest as they are.
+GraphEvent = RouteDecision | DeltaEvent | ResetEvent | ToolEvent
 
 
 class ShownText:
@@ -28,12 +26,12 @@ class ShownText:
     def __init__(self) -> None:
         self.by_agent: dict[str, str] = {}
 
-    def apply(self, payload: dict[str, Any]) -> None:
-        agent = str(payload.get("agent") or "")
-        if payload["type"] == "delta":
-            self.by_agent[agent] = self.by_agent.get(agent, "") + str(payload["text"])
-        elif payload["type"] == "reset":
-            self.by_agent.pop(agent, None)
+    def apply(self, event: GraphEvent) -> None:
+        if isinstance(event, DeltaEvent):
+            agent = event.agent or ""
+            self.by_agent[agent] = self.by_agent.get(agent, "") + event.text
+        elif isinstance(event, ResetEvent):
+            self.by_agent.pop(event.agent, None)
 
     def text(self, agent: str) -> str:
         return self.by_agent.get(agent, "")
@@ -42,18 +40,47 @@ class ShownText:
         """The shown text as compose would join it: each agent's text a paragraph."""
         return "\n\n".join(t.strip() for t in self.by_agent.values() if t.strip())
 
-    def reconcile(self, agent: str, content: str, *, failed: bool) -> list[dict[str, Any]]:
-        """The payloads that turn what was shown into ``content`` from ``agent`` (applied here too);
+    def reconcile(self, agent: str, content: str, *, failed: bool) -> list[ShownEvent]:
+        """The events that turn what was shown into ``content`` from ``agent`` (applied here too);
         ``failed``: the dispatch failed, and ``content`` is a fallback's or the degraded reply."""
-        payloads = [reset_payload(other, "failed") for other, text in self.by_agent.items() if other != agent and text]
+        events: list[ShownEvent] = [
+            ResetEvent(agent=other, reason="failed") for other, text in self.by_agent.items() if other != agent and text
+        ]
         shown = self.text(agent)
         if content.startswith(shown):
             rest = content[len(shown) :]
         else:
-            payloads.append(reset_payload(agent, "failed" if failed else "replaced"))
+            events.append(ResetEvent(agent=agent, reason="failed" if failed else "replaced"))
             rest = content
         if rest:
-            payloads.append(delta_payload(agent, rest))
-        for payload in payloads:
-            self.apply(payload)
-        return payloads
+            events.append(DeltaEvent(agent=agent, text=rest))
+        for event in events:
+            self.apply(event)
+        return events
+
+
+class DispatchRelay:
+    """One dispatch's stream: relays the agent's deltas and tool calls to the turn's stream as
+    they arrive, and at the end puts what was shown right (see :meth:`ShownText.reconcile`)."""
+
+    def __init__(self, agent: str, write: Callable[[GraphEvent], None]) -> None:
+        self.agent = agent
+        self.write = write
+        self.shown = ShownText()
+
+    def _show(self, event: ShownEvent) -> None:
+        self.shown.apply(event)
+        self.write(event)
+
+    def on_delta(self, source: str, text: str) -> None:
+        if source != self.agent and self.shown.text(self.agent):  # a fallback answers: the target's text is void
+            self._show(ResetEvent(agent=self.agent, reason="failed"))
+        self._show(DeltaEvent(agent=source, text=text))
+
+    def on_tool(self, agent: str, call: ToolCallRecord) -> None:
+        self.write(ToolEvent(agent=agent, call=call))
+
+    def settle(self, agent: str, content: str, *, failed: bool) -> None:
+        """What was streamed ends as ``content`` from ``agent``, the text compose stores."""
+        for event in self.shown.reconcile(agent, content, failed=failed):
+            self.write(event)

@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from redis.asyncio import Redis
 
-from meshline.contracts.agent import AgentResult, Citation, ToolCallRecord, Usage
+from meshline.contracts.agent import Citation, ToolCallRecord, Usage
 from meshline.contracts.chat import (
     ChatMessage,
     ChatResponse,
@@ -31,11 +31,11 @@ from meshline.contracts.chat import (
     ToolEvent,
 )
 from meshline.errors import DeadlineExceeded, MeshlineError, NotFound
-from meshline.orchestrator.graph import new_turn_input
 from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.shown_text import ShownText
+from meshline.orchestrator.shown_text import GraphEvent, ShownText
 from meshline.orchestrator.thread_locks import ThreadLocks
+from meshline.orchestrator.turn_state import StoredMessage, TurnState, new_turn_input, stored
 from meshline.resilience.deadlines import TurnTimeouts
 from meshline.service.context import current_context
 
@@ -85,8 +85,8 @@ class TurnRunner:
         if seed:
             existing = await self.graph.aget_state(config)
             if not existing.values:
-                turn_input["messages"] = [m.model_dump(exclude_none=True) for m in seed] + turn_input["messages"]
-        final: dict[str, Any] = {}
+                turn_input["messages"] = [stored(m) for m in seed] + turn_input["messages"]
+        final: TurnState = {}
         shown = ShownText()
         async with self.locks.hold(config["configurable"]["thread_id"], budget):
             try:
@@ -97,10 +97,11 @@ class TurnRunner:
                         turn_input, config, stream_mode=["custom", "values"], durability="exit"
                     ):
                         if mode == "custom":
-                            shown.apply(cast(dict[str, Any], payload))
-                            yield self._event(thread_id, cast(dict[str, Any], payload))
+                            event = cast(GraphEvent, payload)
+                            shown.apply(event)
+                            yield self._event(thread_id, event)
                         else:
-                            final = cast(dict[str, Any], payload)
+                            final = cast(TurnState, payload)
             except TimeoutError as exc:
                 error = DeadlineExceeded(f"the turn did not finish within {budget:.0f}s", code="turn_timeout")
                 await self._record_failure(config, shown, error.code)
@@ -113,13 +114,13 @@ class TurnRunner:
     async def _record_failure(self, config: RunnableConfig, shown: ShownText, code: str | None) -> None:
         """A turn that failed before it was answered (its stream ends with an ``error`` event) is
         stored as what the stream showed, marked with the failure, and never as text nobody saw."""
-        message = {"role": "assistant", "content": shown.joined(), "error": code or MeshlineError.code}
+        message: StoredMessage = {"role": "assistant", "content": shown.joined(), "error": code or MeshlineError.code}
         agents = [agent for agent in shown.by_agent if agent]
         if agents:
             message["agent"] = ",".join(agents)
         try:
             # As the last node: the thread's next turn starts afresh instead of resuming this one.
-            update = {"messages": [message], "reply": message["content"]}
+            update: TurnState = {"messages": [message], "reply": message["content"]}
             await self.graph.aupdate_state(config, update, as_node="remember")
         except Exception as exc:  # the turn's own error is what the caller gets
             log.warning("the failed turn could not be recorded: %s", exc)
@@ -132,18 +133,16 @@ class TurnRunner:
                 return event.response
         raise RuntimeError("turn ended without a done event")
 
-    def _event(self, thread_id: str, payload: dict[str, Any]) -> TurnEvent:
-        kind = payload["type"]
-        if kind == "route":
-            return RouteEvent(thread_id=thread_id, route=RouteDecision.model_validate(payload["route"]))
-        if kind == "tool":
-            return ToolEvent(call=ToolCallRecord.model_validate(payload["call"]), agent=payload.get("agent"))
-        if kind == "reset":
-            return ResetEvent(agent=payload["agent"], reason=payload["reason"])
-        return DeltaEvent(text=payload["text"], agent=payload.get("agent"))
+    @staticmethod
+    def _event(thread_id: str, event: GraphEvent) -> TurnEvent:
+        """The caller's event for what the graph wrote: the route gets the caller's thread id."""
+        if isinstance(event, RouteDecision):
+            return RouteEvent(thread_id=thread_id, route=event)
+        return event
 
-    def _response(self, thread_id: str, state: dict[str, Any]) -> ChatResponse:
-        results = [AgentResult.model_validate(r) for r in state.get("results", [])]
+    @staticmethod
+    def _response(thread_id: str, state: TurnState) -> ChatResponse:
+        results = state.get("results", [])
         citations: list[Citation] = [c for r in results for c in r.citations]
         tool_calls: list[ToolCallRecord] = [t for r in results for t in r.tool_calls]
         usage = sum((r.usage for r in results), Usage())
@@ -151,7 +150,7 @@ class TurnRunner:
             thread_id=thread_id,
             turn_id=state["turn_id"],
             content=state.get("reply", ""),
-            route=RouteDecision.model_validate(state["route"]),
+            route=state["route"],
             citations=citations,
             tool_calls=tool_calls,
             usage=usage,

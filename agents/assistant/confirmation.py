@@ -4,7 +4,7 @@ The pending call (:class:`meshline.contracts.agent.PendingCall`) travels in
 ``AgentResult.pending``; the orchestrator keeps it (in Redis, for a few minutes) and hands it
 back in ``AgentTask.pending`` on the next turn to this agent, so a crash between asking and
 confirming loses nothing, and an execution that is retried uses the same idempotency key and
-cannot run twice. What the reply means is :func:`meshline.contracts.confirmation.classify`'s: a
+cannot run twice. What the reply means is :func:`meshline.confirmation.classify`'s: a
 clear yes runs the call, a clear no cancels it, an unclear reply is asked again
 (:func:`reask`), and a new request is answered as usual with the question left open
 (:func:`reminder`).

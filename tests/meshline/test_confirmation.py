@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshline.contracts.confirmation import Reply, classify
+from meshline.confirmation import Reply, classify
 
 # The six ambiguous replies of issue 12: each of them used to confirm a pending refund.
 AMBIGUOUS = [

@@ -16,8 +16,10 @@ from redis.asyncio import Redis
 
 from meshline.contracts.agent import AgentResult, AgentTask
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
+from meshline.orchestrator.dispatch_outcome import DispatchFailure
 from meshline.resilience.bulkhead import Bulkhead, BulkheadPolicy
 from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState
+from meshline.resilience.deadlines import BUDGET_TIMEOUT
 from meshline.service.context import RequestContext, bind_context
 from meshline.testing.serve import serve_in_thread
 from tests.orchestrator.test_dispatch_resilience import answering_agent, dispatching, register
@@ -33,12 +35,13 @@ def caller_for(
     return dispatching(redis_url, token_keys, policy, breaker_policy=BREAKER, bulkhead=bulkhead)
 
 
-async def turn(caller: AgentCaller, tenant: str, timeout_s: float | None) -> tuple[AgentResult, str | None]:
+async def turn(caller: AgentCaller, tenant: str, timeout_s: float | None) -> tuple[AgentResult, DispatchFailure | None]:
     """One dispatch as a turn of ``tenant`` with its own deadline (a fresh request context)."""
     bind_context(RequestContext(deadline=None if timeout_s is None else time.time() + timeout_s))
-    return await caller.invoke(
+    outcome = await caller.invoke(
         "commerce", TASK, tenant=tenant, user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
     )
+    return outcome.result, outcome.failure
 
 
 def failing_agent() -> FastAPI:
@@ -59,7 +62,8 @@ async def test_a_dozen_turns_with_short_deadlines_never_open_the_breaker(
         with serve_in_thread(answering_agent(delay_s=2)) as slow:
             await register(caller.registry.redis, "commerce", slow)
             outcomes = await asyncio.gather(*(turn(caller, "noisy", 0.6) for _ in range(12)))
-            assert all(error is not None and "deadline" in error for _, error in outcomes)
+            assert all(error is not None and "deadline" in error.message for _, error in outcomes)
+            assert {error.code for _, error in outcomes if error is not None} == {"deadline_exceeded"}
             assert await caller.breaker.state("commerce") is BreakerState.CLOSED
             # Another tenant's turn, with the time the agent needs, is answered by the agent itself.
             result, error = await turn(caller, "quiet", 10)
@@ -74,10 +78,10 @@ async def test_a_dozen_turns_with_short_deadlines_never_open_the_breaker(
             lambda: answering_agent(delay_s=2),
             DispatchPolicy(reserve_s=0.2, timeouts={"commerce": 0.3}),
             5,
-            "own budget",
+            ("own budget", BUDGET_TIMEOUT),
         ),
         # Short turns, but the agent answers 500 well within them.
-        (failing_agent, DispatchPolicy(reserve_s=0.2), 1.0, "boom"),
+        (failing_agent, DispatchPolicy(reserve_s=0.2), 1.0, ("boom", "agent_crashed")),
     ],
     ids=["own-budget-spent", "answers-500"],
 )
@@ -87,14 +91,14 @@ async def test_the_agents_own_faults_still_open_the_breaker(
     agent: Callable[[], FastAPI],
     policy: DispatchPolicy,
     timeout_s: float,
-    blamed: str,
+    blamed: tuple[str, str],
 ) -> None:
     async with caller_for(redis_url, token_keys, policy) as (_, caller):
         with serve_in_thread(agent()) as url:
             await register(caller.registry.redis, "commerce", url)
             for _ in range(4):
                 _, error = await turn(caller, "acme", timeout_s)
-                assert error is not None and blamed in error
+                assert error is not None and (blamed[0] in error.message, error.code) == (True, blamed[1])
     assert await caller.breaker.state("commerce") is BreakerState.OPEN
 
 
@@ -107,7 +111,7 @@ async def test_a_probe_cut_by_its_callers_deadline_leaves_the_next_call_to_probe
             await register(caller.registry.redis, "commerce", slow)
             await caller.breaker.record("commerce", ok=False, probe=True, now=time.time() - 61)  # open, cooled down
             _, error = await turn(caller, "noisy", 0.5)  # takes the half-open probe, runs out of its own time
-            assert error is not None and "deadline" in error
+            assert error is not None and error.code == "deadline_exceeded" and "deadline" in error.message
             assert await caller.breaker.state("commerce") is BreakerState.HALF_OPEN
             result, error = await turn(caller, "quiet", 10)  # the next call probes, and closes it
     assert error is None and result.content == "order 1042 ships today"

@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
+from meshline.orchestrator.dispatch_outcome import DispatchFailure
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance, ServiceRegistry
 from meshline.resilience.bulkhead import Bulkhead
 from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState, CircuitBreaker, SharedBreakerStore
 from meshline.resilience.client import ServiceClient
+from meshline.resilience.deadlines import BUDGET_TIMEOUT
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.resilience.retry import RetryPolicy
 from meshline.service.auth import ServiceTokenIssuer
@@ -40,17 +42,20 @@ async def test_breaker_opens_on_a_dead_agent_and_rejects_fast(redis_url: str, to
     try:
         errors = []
         for _ in range(3):
-            result, error = await caller.invoke(
+            outcome = await caller.invoke(
                 "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
             )
-            assert "unavailable" in result.content and error is not None
-            errors.append(error)
+            assert "unavailable" in outcome.result.content and outcome.failure is not None
+            assert outcome.failure.agent == "commerce" and outcome.failure.code == "connect_failed"
+            errors.append(outcome.failure)
         assert await breaker.state("commerce") is BreakerState.OPEN
         started = time.perf_counter()
-        result, error = await caller.invoke(
+        outcome = await caller.invoke(
             "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
         )
-        assert "circuit_open" in result.content and error is not None and "paused" in error
+        failure = outcome.failure
+        assert failure is not None and failure.code == "circuit_open" and failure.retryable
+        assert "circuit_open" in outcome.result.content and "paused" in failure.message
         assert time.perf_counter() - started < 0.1, "an open breaker answers without trying the agent"
     finally:
         await client.aclose()
@@ -91,10 +96,10 @@ async def test_an_unreachable_replica_hands_over_to_a_live_one(redis_url: str, t
             # A call already in flight on the live replica makes the dead one the first pick every time.
             with registry.lease(live):
                 for _ in range(3):
-                    result, error = await caller.invoke(
+                    outcome = await caller.invoke(
                         "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
                     )
-                    assert error is None and result.content == "order 1042 ships today"
+                    assert outcome.failure is None and outcome.result.content == "order 1042 ships today"
     finally:
         await client.aclose()
         await redis.aclose()
@@ -145,10 +150,11 @@ async def dispatching(
         await redis.aclose()
 
 
-async def ask_commerce(caller: AgentCaller, task: AgentTask) -> tuple[AgentResult, str | None]:
-    return await caller.invoke(
+async def ask_commerce(caller: AgentCaller, task: AgentTask) -> tuple[AgentResult, DispatchFailure | None]:
+    outcome = await caller.invoke(
         "commerce", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
     )
+    return outcome.result, outcome.failure
 
 
 async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable(
@@ -162,7 +168,7 @@ async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable
             await register(redis, "commerce", f"http://127.0.0.1:{free_port()}")
             await register(redis, "general", live)
             result, error = await ask_commerce(caller, task)
-    assert error is not None and "connect" in error
+    assert error is not None and error.code == "connect_failed" and "connect" in error.message
     assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
     told = general.state.tasks[0].messages[0]
     assert told["role"] == "system" and "commerce" in told["content"] and "never claim" in told["content"]
@@ -187,7 +193,7 @@ async def test_a_hanging_agent_is_cut_before_the_deadline_and_the_turn_still_ans
             elapsed = time.perf_counter() - started
     # Cut at deadline - reserve; too little time is left for the fallback, so the reply is degraded.
     assert 1.3 < elapsed < 1.9, elapsed
-    assert error is not None and "deadline" in error
+    assert error is not None and error.code == "deadline_exceeded" and "deadline" in error.message
     assert result.agent == "commerce" and "unavailable" in result.content and "deadline_exceeded" in result.content
 
 
@@ -205,5 +211,5 @@ async def test_an_agent_past_its_own_budget_is_cut_and_its_fallback_answers(
             result, error = await ask_commerce(caller, task)
             elapsed = time.perf_counter() - started
     assert 0.9 < elapsed < 1.8, elapsed
-    assert error is not None and "its own budget of 1s" in error
+    assert error is not None and error.code == BUDGET_TIMEOUT and "its own budget of 1s" in error.message
     assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"

@@ -19,8 +19,8 @@ from meshline.errors import ServiceUnavailable
 from meshline.orchestrator.api.chat import encode_error, encode_event
 from meshline.orchestrator.api.openai_compat import error_chunk
 from meshline.orchestrator.api.streaming import sse_response
-from meshline.orchestrator.graph import TurnState
 from meshline.orchestrator.identity import Actor
+from meshline.orchestrator.turn_state import TurnState
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
 from meshline.sdk._common import parse_event
 from meshline.sse import SSEMessage
@@ -28,14 +28,14 @@ from meshline.sse import SSEMessage
 ACTOR = Actor(tenant="acme", user="ann")
 
 
-async def answer_then_fail(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+async def answer_then_fail(state: TurnState, config: RunnableConfig) -> TurnState:
     writer = get_stream_writer()
-    writer({"type": "delta", "agent": "general", "text": "Half an "})
-    writer({"type": "delta", "agent": "general", "text": "answer"})
+    writer(DeltaEvent(agent="general", text="Half an "))
+    writer(DeltaEvent(agent="general", text="answer"))
     if state["message"] == "fail":
         raise ServiceUnavailable("the registry is unreachable", code="state_unavailable")
     reply, route = "Half an answer", RouteDecision(agents=["general"], method="pinned", confidence=1.0)
-    return {"reply": reply, "route": route.model_dump(), "messages": [{"role": "assistant", "content": reply}]}
+    return {"reply": reply, "route": route, "messages": [{"role": "assistant", "content": reply}]}
 
 
 async def runner(redis_url: str) -> TurnRunner:

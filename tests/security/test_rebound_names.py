@@ -62,9 +62,10 @@ async def test_dispatch_refuses_an_agent_whose_address_is_not_allowed(
             await redis.hset(MANIFESTS, "rebound", Manifest(name="rebound", kind="agent").model_dump_json())
             await redis.hset(INSTANCES.format(name="rebound"), url, Instance(url=url).model_dump_json())
             async with app.router.lifespan_context(app):
-                result, error = await app.state.caller.invoke(
+                outcome = await app.state.caller.invoke(
                     "rebound", task, tenant="acme", user="alice", on_delta=lambda *_: None, on_tool=lambda *_: None
                 )
+                result, error = outcome.result, outcome.failure
     finally:
         await redis.aclose()
     if allow:
