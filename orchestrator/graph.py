@@ -28,7 +28,7 @@ from meshline.contracts.confirmation import Reply, classify
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.router import RoutePlan, Router
+from meshline.orchestrator.routing import RoutePlan, Router
 from meshline.orchestrator.shown_text import ShownText, delta_payload, reset_payload
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.background import BackgroundTasks
