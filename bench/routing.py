@@ -33,21 +33,26 @@ import redis.asyncio as aioredis
 
 from meshline.agents.assistant.profile import load_profile
 from meshline.agents.retrieval.manifest import manifest as knowledge_manifest
+from meshline.cli.ports import free_port
+from meshline.cli.redis_server import start_redis
 from meshline.contracts.manifest import Manifest
-from meshline.orchestrator.route_index import RouteIndex
-from meshline.orchestrator.router import Router, RouterConfig, vote
-from meshline.orchestrator.routing_embedder import RouteEmbedder, TracedMiniLM
-from meshline.orchestrator.routing_eval import (
+from meshline.embeddings import EmbeddingSettings
+from meshline.orchestrator.routing import (
     LabelledMessage,
     Outcome,
+    RouteEmbedder,
+    RouteIndex,
+    Router,
+    RouterConfig,
+    TracedMiniLM,
     confusion_by_intent,
     fit_selection,
     load_labelled,
     load_labels,
     score,
+    vote,
 )
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.testing.redis_process import free_port, start_redis
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).parent / "results" / "routing.json"
@@ -133,7 +138,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         proc = start_redis(port, log_file=Path(tmp) / "redis.log")
         redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
         try:
-            embedder = RouteEmbedder("local", TracedMiniLM(), cache_size=0)
+            embedder = RouteEmbedder(EmbeddingSettings(), TracedMiniLM(), cache_size=0)
             index = RouteIndex(redis, embedder.embed, "local", settings.route_max_fitted_per_agent)
             router = Router(index, embedder, config, llm=None)
             agents = default_manifests()

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from meshline.embeddings import Embedder, load_embedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.embeddings import Embedder, load_embedder
 from meshline.memory.ingest_metrics import IngestMetrics
 from meshline.memory.ingestion import IngestWorker
 from meshline.memory.jobs import JobBook
@@ -42,7 +42,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model: Embedder = embedder if embedder is not None else await asyncio.to_thread(load_embedder, settings)
+        model: Embedder = (
+            embedder if embedder is not None else await asyncio.to_thread(load_embedder, settings.embedding())
+        )
         client = await asyncio.to_thread(open_chroma_client, settings)
         collections = TenantCollections(client, model, settings.chroma_timeout_s)
         store = MemoryStore(collections)

@@ -27,8 +27,8 @@ from chromadb.errors import InvalidArgumentError
 from redis.exceptions import RedisError
 
 from meshline.contracts.knowledge import DocumentFormat
+from meshline.embeddings import Embedder
 from meshline.memory.documents import Chunk, DocumentError, check_metadata, chunks_from_pieces
-from meshline.memory.embeddings import Embedder
 from meshline.memory.ingest_quota import enqueue_within_quota
 from meshline.memory.jobs import JobBook, new_job_id
 from meshline.memory.knowledge import KnowledgeStore

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from meshline.contracts.memory import MemoryWrite
-from meshline.memory.embeddings import Embedder
+from meshline.embeddings import Embedder
 from meshline.memory.store import MemoryRecord, MemoryStore
 
 Scalar = str | int | float | bool

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from meshline.contracts.memory import MemorySearch, MemoryWrite
+from meshline.embeddings import Embedder
 from meshline.errors import ServiceUnavailable
 from meshline.memory.api_models import (
     EmbeddingItem,
@@ -29,7 +30,6 @@ from meshline.memory.api_models import (
     MemorySearchResult,
     StoredMemory,
 )
-from meshline.memory.embeddings import Embedder
 from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_jobs
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 from chromadb.api.types import validate_where
 
 from meshline.contracts.knowledge import SearchHit, SearchRequest
+from meshline.embeddings import Embedder
 from meshline.errors import Unprocessable
-from meshline.memory.embeddings import Embedder
 from meshline.memory.knowledge import KnowledgeStore, StoredChunk
 from meshline.memory.lexical import LexicalIndex, LexicalIndexes, reciprocal_rank_fusion
 

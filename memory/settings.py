@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from meshline.embeddings import LOCAL_EMBEDDING_MODEL, EmbeddingSettings, EmbedPrecision
 from meshline.service.settings import ServiceSettings
-
-LOCAL_EMBEDDING_MODEL = "local"
-EmbedPrecision = Literal["auto", "float32", "bfloat16"]
 
 
 class MemorySettings(ServiceSettings):
@@ -108,6 +105,18 @@ class MemorySettings(ServiceSettings):
     chunk_overlap: int = Field(default=150, ge=0, description="Characters repeated between adjacent chunks.")
     search_candidates: int = Field(default=100, ge=10, le=1000, description="Per-retriever depth fused by RRF.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+
+    def embedding(self) -> EmbeddingSettings:
+        """The encoder these settings configure (``MESHLINE_MEMORY_EMBEDDING_*`` and ``MESHLINE_MEMORY_EMBED_*``)."""
+        return EmbeddingSettings(
+            model=self.embedding_model,
+            api_base=self.embedding_api_base,
+            api_key=self.embedding_api_key,
+            timeout_s=self.embedding_timeout_s,
+            batch_size=self.embed_batch_size,
+            precision=self.embed_precision,
+            bulk_threads=self.embed_bulk_threads,
+        )
 
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path if self.chroma_path is not None else self.mesh.home / "chroma"

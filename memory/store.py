@@ -26,8 +26,9 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
 from meshline.contracts.memory import MemoryHit
+from meshline.embeddings import Embedder
+from meshline.embeddings.chroma import ChromaEmbeddingFunction
 from meshline.errors import MeshlineError, ServiceUnavailable
-from meshline.memory.embeddings import Embedder
 from meshline.memory.settings import MemorySettings
 
 MEMORIES = "memories"
@@ -117,7 +118,7 @@ class TenantCollections:
             metadata={"meshline_kind": kind, "embedding_model": self.embedder.model},
             # Never Chroma's default (it downloads a model). Chroma's protocol is generic over
             # numpy inputs we never pass, hence the ignore.
-            embedding_function=self.embedder,  # type: ignore[arg-type]
+            embedding_function=ChromaEmbeddingFunction(self.embedder),  # type: ignore[arg-type]
         )
         stored_model = (collection.metadata or {}).get("embedding_model")
         if stored_model != self.embedder.model:

@@ -11,7 +11,7 @@ import logging
 
 import redis.asyncio as aioredis
 
-from meshline.memory.embeddings import Embedder
+from meshline.embeddings import Embedder
 from meshline.memory.memory_stream import MemoryWriteJob, store_jobs
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore

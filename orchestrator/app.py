@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
+from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routing, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
@@ -24,10 +24,7 @@ from meshline.orchestrator.key_store import open_api_keys
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.route_index import RouteIndex
-from meshline.orchestrator.router import Router, RouterConfig
-from meshline.orchestrator.routing_embedder import RouteEmbedder
-from meshline.orchestrator.routing_llm import LlmChooser
+from meshline.orchestrator.routing import build_router
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
 from meshline.resilience.address_guard import AddressGuard, GuardedTransport
@@ -60,7 +57,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             services.router,
             keys.router,
             knowledge.router,
-            routes_admin.router,
+            routing.router,
             models_admin_router,
         ],
         lifespan=lifespan,
@@ -198,17 +195,3 @@ def build_caller(
         metrics=metrics,
         pending_ttl_s=settings.pending_ttl_s,
     )
-
-
-def build_router(settings: OrchestratorSettings, redis: Redis, client: ServiceClient) -> Router:
-    """The semantic router; its embedder starts loading now, in the background."""
-    embedder = RouteEmbedder(settings.route_embedding_model)
-    embedder.start()
-    index = RouteIndex(redis, embedder.embed, settings.route_embedding_model, settings.route_max_fitted_per_agent)
-    config = RouterConfig.from_settings(settings)
-    llm = (
-        LlmChooser(client, settings.mesh.llm_url, settings.route_llm_model, settings.route_llm_timeout_s)
-        if settings.route_use_llm
-        else None
-    )
-    return Router(index, embedder, config, llm)

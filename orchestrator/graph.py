@@ -32,7 +32,7 @@ from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.dispatch_outcome import DispatchFailure
 from meshline.orchestrator.memory_client import MemoryClient
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.router import RoutePlan, Router
+from meshline.orchestrator.routing import RoutePlan, Router
 from meshline.orchestrator.shown_text import DispatchRelay
 from meshline.orchestrator.turn_state import StoredMessage, TurnState, last_agents, previous_agent
 from meshline.service.auth import ServiceTokenIssuer

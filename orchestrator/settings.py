@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from meshline.embeddings import LOCAL_EMBEDDING_MODEL, EmbeddingSettings
 from meshline.service.settings import NetworkList, ServiceSettings
 
 
@@ -57,7 +58,12 @@ class OrchestratorSettings(ServiceSettings):
     route_llm_model: str = Field(default="default", description="LLM alias asked when the examples are unsure.")
     route_llm_timeout_s: float = Field(default=3.0, gt=0, description="Then the default agent answers.")
     route_use_llm: bool = True
-    route_embedding_model: str = Field(default="local", description="'local' (bundled MiniLM) or a litellm model.")
+    route_embedding_model: str = Field(
+        default=LOCAL_EMBEDDING_MODEL, description="'local' (bundled MiniLM) or a litellm model."
+    )
+    route_embedding_api_base: str | None = Field(default=None, description="A litellm routing model's provider URL.")
+    route_embedding_api_key: SecretStr | None = Field(default=None, description="A litellm routing model's key.")
+    route_embedding_timeout_s: float = Field(default=30.0, gt=0, description="One litellm embedding call.")
     route_max_fitted_per_agent: int = Field(default=200, ge=0, description="Cap of `routes fit` examples per agent.")
 
     fallback_agents: dict[str, str] = Field(
@@ -148,6 +154,15 @@ class OrchestratorSettings(ServiceSettings):
         if not self.dispatch_reserve_s < self.min_turn_timeout_s <= self.max_turn_timeout_s:
             raise ValueError("need dispatch_reserve_s < min_turn_timeout_s <= max_turn_timeout_s")
         return self
+
+    def route_embedding(self) -> EmbeddingSettings:
+        """The router's encoder (``MESHLINE_ORCHESTRATOR_ROUTE_EMBEDDING_*``; never the memory service's settings)."""
+        return EmbeddingSettings(
+            model=self.route_embedding_model,
+            api_base=self.route_embedding_api_base,
+            api_key=self.route_embedding_api_key,
+            timeout_s=self.route_embedding_timeout_s,
+        )
 
     def checkpoint_file(self) -> Path:
         return self.checkpoint_path or (self.mesh.home / "threads.sqlite")

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from meshline.cli.ports import free_port
 from meshline.cli.private_files import new_secret
+from meshline.cli.redis_server import redis_url_for, start_redis
 from meshline.service import scopes
 from meshline.service.auth import ServiceTokenIssuer, generate_keypair
 from meshline.testing.fake_openai import start_fake_openai
 from meshline.testing.mesh import TestMesh, run_test_mesh
-from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,7 +1,7 @@
 """``meshline routes eval|fit|reset``: measure and teach the running mesh's router (admin key).
 
 All three go through the orchestrator's routing admin API (``/v1/routes/...``); the scoring is
-:mod:`meshline.orchestrator.routing_eval`, the same code bench/routing.py uses.
+the evaluation helpers of :mod:`meshline.orchestrator.routing`, the same code bench/routing.py uses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
-from meshline.orchestrator.routing_eval import (
+from meshline.orchestrator.routing import (
     LabelError,
     LabelledMessage,
     Outcome,

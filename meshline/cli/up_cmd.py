@@ -22,11 +22,12 @@ from meshline.cli.local_mesh import (
     service_specs,
     write_state,
 )
+from meshline.cli.ports import free_port
 from meshline.cli.private_files import PRIVATE_UMASK, private_dir
+from meshline.cli.redis_server import redis_url_for, start_redis
 from meshline.cli.settings import CliSettings
 from meshline.cli.supervisor import Supervisor
 from meshline.sdk import Client
-from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 READY_TIMEOUT_S = 300.0
 KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"

@@ -23,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from meshline.testing.redis_process import wait_for_port
+from meshline.cli.ports import wait_for_port
 from meshline.testing.scripted_tools import Script, chunks, completion, scripted_turn
 
 OUTAGES = {"429": (429, "rate_limit_exceeded"), "500": (500, "server_error")}

@@ -25,11 +25,12 @@ from meshline.cli.local_mesh import (
     ensure_keys,
     service_specs,
 )
+from meshline.cli.ports import free_port
 from meshline.cli.private_files import private_dir, write_private
+from meshline.cli.redis_server import redis_url_for, start_redis
 from meshline.cli.supervisor import Supervisor
 from meshline.cli.up_cmd import register_agents_and_mint_key
 from meshline.testing.fake_openai import start_fake_openai
-from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 READY_TIMEOUT_S = 180.0
 # Load tests and benchmarks send dozens of concurrent turns on one key: the public API's per-tenant and

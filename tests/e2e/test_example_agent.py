@@ -18,10 +18,10 @@ import pytest
 
 import meshline
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.ports import free_port
 from meshline.contracts import DeltaEvent
 from meshline.sdk.errors import MeshlineAPIError
 from meshline.testing.mesh import READY_TIMEOUT_S, TestMesh
-from meshline.testing.redis_process import free_port
 
 pytestmark = pytest.mark.e2e
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "faq_agent" / "service.py"

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 import meshline
 from meshline.cli.local_mesh import ProcessSpec
 from meshline.cli.main import build_app
+from meshline.cli.ports import free_port, wait_for_port
 from meshline.testing.mesh import READY_TIMEOUT_S, TestMesh
-from meshline.testing.redis_process import free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from meshline.memory.embeddings import LocalEmbedder
+from meshline.embeddings import LocalEmbedder
 from meshline.memory.settings import MemorySettings
 from tests.memory.memory_harness import MemoryService, running_memory
 

@@ -11,8 +11,8 @@ import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from meshline.embeddings import Embedder
 from meshline.memory.app import create_app
-from meshline.memory.embeddings import Embedder
 from meshline.memory.settings import MemorySettings
 
 

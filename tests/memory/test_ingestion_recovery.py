@@ -14,8 +14,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from meshline.cli.ports import free_port
+from meshline.embeddings import LocalEmbedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.embeddings import LocalEmbedder
 from meshline.memory.ingest_quota import queued
 from meshline.memory.ingestion import IngestDocument, IngestWorker, enqueue_documents
 from meshline.memory.knowledge import KnowledgeStore
@@ -23,7 +24,6 @@ from meshline.memory.lexical import LexicalIndexes
 from meshline.memory.parse_pool import ParsePool, sandbox_limits
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import TenantCollections, open_chroma_client
-from meshline.testing.redis_process import free_port
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory
 

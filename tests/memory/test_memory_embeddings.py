@@ -7,13 +7,8 @@ import math
 
 import numpy as np
 
-from meshline.memory.embeddings import (
-    EMBEDDING_FUNCTION_NAME,
-    LiteLLMEmbedder,
-    LocalEmbedder,
-    TracedQueryEncoder,
-    load_embedder,
-)
+from meshline.embeddings import LiteLLMEmbedder, LocalEmbedder, TracedQueryEncoder, load_embedder
+from meshline.embeddings.chroma import EMBEDDING_FUNCTION_NAME, ChromaEmbeddingFunction
 from meshline.memory.settings import MemorySettings
 
 
@@ -40,10 +35,11 @@ async def test_local_embedder_serves_concurrent_callers(embedder: LocalEmbedder)
 
 
 def test_local_embedder_is_chromas_embedding_function(embedder: LocalEmbedder) -> None:
-    vectors = embedder(["hello world"])
+    chroma = ChromaEmbeddingFunction(embedder)
+    vectors = chroma(["hello world"])
     assert len(vectors) == 1 and len(vectors[0]) == 384
-    assert embedder.name() == EMBEDDING_FUNCTION_NAME
-    assert embedder.get_config()["model"] == "local"
+    assert chroma.name() == EMBEDDING_FUNCTION_NAME
+    assert chroma.get_config()["model"] == "local"
     assert embedder.ready()
 
 
@@ -51,13 +47,13 @@ async def test_litellm_embedder_calls_the_provider(fake_llm_url: str) -> None:
     settings = MemorySettings(
         embedding_model="openai/text-embedding-3-small", embedding_api_base=fake_llm_url, embedding_api_key="sk-test"
     )
-    embedder = load_embedder(settings)
+    embedder = load_embedder(settings.embedding())
     assert isinstance(embedder, LiteLLMEmbedder)
     vectors = await embedder.embed(["apple banana", "banana apple", "cherry"])
     assert len(vectors) == 3
     assert all(abs(_norm(v) - 1.0) < 1e-6 for v in vectors)
     assert vectors[0] == vectors[1]  # the fake provider is bag-of-words
-    [sync_vector] = embedder(["cherry"])  # the blocking path Chroma would use
+    [sync_vector] = ChromaEmbeddingFunction(embedder)(["cherry"])  # the blocking path Chroma would use
     assert max(abs(float(a) - b) for a, b in zip(sync_vector, vectors[2], strict=True)) < 1e-6
 
 

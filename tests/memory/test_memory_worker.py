@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from meshline.contracts.memory import MemoryWrite
-from meshline.memory.embeddings import LocalEmbedder
+from meshline.embeddings import LocalEmbedder
 from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_jobs
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client

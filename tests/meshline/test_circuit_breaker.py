@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from meshline.cli.ports import free_port
 from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience.bulkhead import Bulkhead, BulkheadFull, BulkheadPolicy
 from meshline.resilience.circuit_breaker import (
@@ -18,7 +19,6 @@ from meshline.resilience.circuit_breaker import (
     SharedBreakerStore,
 )
 from meshline.resilience.retry import RetryBudget
-from meshline.testing.redis_process import free_port
 
 POLICY = BreakerPolicy(window_s=10, min_calls=4, failure_rate=0.5, cooldown_s=5, half_open_probes=1)
 T0 = 1_800_000_000.0

@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request, Response
 from typer.testing import CliRunner
 
 from meshline.cli.main import build_app
+from meshline.cli.ports import free_port
 from meshline.sdk import Client
 from meshline.service.auth import ServiceTokenIssuer, ServiceTokenVerifier
-from meshline.testing.redis_process import free_port
 from meshline.testing.serve import serve_in_thread
 from tests.meshline.sdk_standin import GOOD_KEY, serve_standin
 

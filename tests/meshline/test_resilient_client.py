@@ -16,10 +16,10 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from meshline.cli.ports import free_port
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.resilience import RetryPolicy, ServiceClient, raise_for_problem
 from meshline.service.context import RequestContext, bind_context
-from meshline.testing.redis_process import free_port
 from meshline.testing.serve import serve_in_thread
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 import meshline
+from meshline.cli.ports import free_port
 from meshline.sdk import (
     APIConnectionError,
     AsyncClient,
@@ -25,7 +26,6 @@ from meshline.sdk import (
     ServiceUnavailableError,
     discover,
 )
-from meshline.testing.redis_process import free_port
 from tests.meshline.sdk_standin import GOOD_KEY, serve_standin
 
 

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from meshline.orchestrator.routing_embedder import RouteEmbedder, TracedMiniLM
+from meshline.embeddings import EmbeddingSettings
+from meshline.orchestrator.routing import RouteEmbedder, TracedMiniLM
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +19,7 @@ def minilm() -> TracedMiniLM:
 
 @pytest.fixture
 def route_embedder(minilm: TracedMiniLM) -> RouteEmbedder:
-    return RouteEmbedder("local", minilm)
+    return RouteEmbedder(EmbeddingSettings(), minilm)
 
 
 @pytest.fixture

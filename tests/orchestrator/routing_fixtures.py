@@ -5,10 +5,7 @@ from __future__ import annotations
 from meshline.agents.assistant.profile import load_profile
 from meshline.agents.retrieval.manifest import manifest as knowledge_manifest
 from meshline.contracts.manifest import Manifest
-from meshline.orchestrator.route_index import RouteIndex
-from meshline.orchestrator.router import Router, RouterConfig
-from meshline.orchestrator.routing_embedder import RouteEmbedder
-from meshline.orchestrator.routing_llm import LlmChooser
+from meshline.orchestrator.routing import LlmChooser, RouteEmbedder, RouteIndex, Router, RouterConfig
 
 COMMERCE = Manifest(
     name="commerce",

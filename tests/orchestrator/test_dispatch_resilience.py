@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from meshline.cli.ports import free_port
 from meshline.contracts.agent import AgentResult, AgentResultEvent, AgentTask
 from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
@@ -26,7 +27,6 @@ from meshline.resilience.retry import RetryPolicy
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.context import current_context
 from meshline.sse import encode_sse
-from meshline.testing.redis_process import free_port
 from meshline.testing.serve import serve_in_thread
 
 

@@ -18,6 +18,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from meshline.cli.ports import free_port
+from meshline.cli.redis_server import start_redis
 from meshline.errors import ServiceUnavailable
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_cache import ConfirmedKeys
@@ -26,7 +28,6 @@ from meshline.orchestrator.key_store import REVOKED_CHANNEL, ApiKeyStore
 from meshline.orchestrator.keys import ApiKeyRecord
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.last_known import REDIS_DOWN
-from meshline.testing.redis_process import free_port, start_redis
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 

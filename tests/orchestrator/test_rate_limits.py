@@ -15,13 +15,14 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from meshline.cli.ports import free_port
+from meshline.cli.redis_server import redis_url_for, start_redis
 from meshline.errors import RateLimited
 from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.rate_limit_metrics import OTHER, PLATFORM, TenantLabels
 from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, RedisLimits, Slots
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.testing.redis_process import free_port, redis_url_for, start_redis
 
 
 @pytest.fixture

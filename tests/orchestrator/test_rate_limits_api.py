@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from typer.testing import CliRunner
 
 from meshline.cli.main import build_app
+from meshline.cli.ports import free_port
 from meshline.orchestrator.api.chat import ChatPrincipal
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.auth import Principal
@@ -28,7 +29,6 @@ from meshline.orchestrator.keys import digest
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.sdk import AsyncClient, InvalidRequestError
-from meshline.testing.redis_process import free_port
 
 ADMIN = "test-admin-key"
 CAPPED = '{"capped": {"rate_limit_rps": 2, "max_concurrent_turns": 2}}'  # a tenant the platform holds tighter

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from meshline.cli.ports import free_port
+from meshline.cli.redis_server import start_redis
 from meshline.contracts.manifest import Manifest
 from meshline.errors import Conflict, ServiceUnavailable
 from meshline.orchestrator.identity import Actor
@@ -17,7 +19,6 @@ from meshline.orchestrator.key_store import ApiKeyStore
 from meshline.orchestrator.pending import PendingCalls
 from meshline.orchestrator.registry import EPOCH, INSTANCES, MANIFESTS, Instance, ServiceRegistry
 from meshline.orchestrator.thread_locks import ThreadLocks
-from meshline.testing.redis_process import free_port, start_redis
 
 
 class Outage:

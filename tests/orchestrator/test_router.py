@@ -7,8 +7,7 @@ import redis.asyncio as aioredis
 
 from meshline.contracts.manifest import Manifest
 from meshline.errors import NotFound, ServiceUnavailable
-from meshline.orchestrator.router import split_intents
-from meshline.orchestrator.routing_embedder import RouteEmbedder
+from meshline.orchestrator.routing import RouteEmbedder, split_intents
 from tests.orchestrator.routing_fixtures import AGENTS, make_router
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from meshline.memory.embeddings import LocalEmbedder
-from meshline.orchestrator.routing_embedder import RouteEmbedder, TracedMiniLM
+from meshline.embeddings import EmbeddingSettings, LocalEmbedder
+from meshline.orchestrator.routing import RouteEmbedder, TracedMiniLM
 
 MESSAGES = [
     "where is my order 1042?",
@@ -40,14 +40,14 @@ class CountingMiniLM(TracedMiniLM):
 
 async def test_repeated_messages_come_from_the_lru_cache(minilm: TracedMiniLM) -> None:
     counting = CountingMiniLM(minilm)
-    embedder = RouteEmbedder("local", counting, cache_size=2)
+    embedder = RouteEmbedder(EmbeddingSettings(), counting, cache_size=2)
     first = await embedder.embed(["hi", "thanks", "hi"])
     assert counting.texts == ["hi", "thanks"] and first[0] == first[2]
     assert await embedder.embed(["thanks"]) == [first[1]]
     await embedder.embed(["bye"])  # evicts the least recently used: "hi"
     await embedder.embed(["hi", "thanks"])
     assert counting.texts == ["hi", "thanks", "bye", "hi"]
-    off = RouteEmbedder("local", counting, cache_size=0)
+    off = RouteEmbedder(EmbeddingSettings(), counting, cache_size=0)
     await off.embed(["hi"])
     await off.embed(["hi"])
     assert counting.texts[-2:] == ["hi", "hi"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshline.orchestrator.routing_eval import (
+from meshline.orchestrator.routing import (
     LabelError,
     LabelledMessage,
     Outcome,

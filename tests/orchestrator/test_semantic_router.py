@@ -6,8 +6,7 @@ import httpx
 import redis.asyncio as aioredis
 import respx
 
-from meshline.orchestrator.routing_embedder import RouteEmbedder
-from meshline.orchestrator.routing_llm import LlmChooser
+from meshline.orchestrator.routing import LlmChooser, RouteEmbedder
 from meshline.resilience.client import ServiceClient
 from tests.orchestrator.routing_fixtures import AGENTS, default_manifests, make_router
 

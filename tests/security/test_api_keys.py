@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.ports import free_port
 from meshline.cli.supervisor import Supervisor
-from meshline.testing.redis_process import free_port
 
 pytestmark = pytest.mark.e2e
 ADMIN = "security-admin-key"

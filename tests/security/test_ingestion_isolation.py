@@ -21,7 +21,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from meshline.memory.embeddings import LocalEmbedder
+from meshline.embeddings import LocalEmbedder
 from meshline.memory.ingest_quota import queued
 from meshline.memory.settings import MemorySettings
 from tests.memory.knowledge_harness import wait_for_job

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from meshline.cli.ports import free_port
 from meshline.cli.private_files import new_secret
+from meshline.cli.redis_server import RedisTls, redis_url_for, start_redis
 from meshline.service.settings import MeshSettings
-from meshline.testing.redis_process import RedisTls, free_port, redis_url_for, start_redis
 
 UNAUTHENTICATED = [("PING",), ("GET", "meshline:keys:any"), ("SET", "x", "1"), ("KEYS", "*"), ("CONFIG", "GET", "*")]
 

@@ -18,8 +18,8 @@ import pytest
 
 import meshline
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.ports import free_port, wait_for_port
 from meshline.testing.mesh import READY_TIMEOUT_S, TestMesh
-from meshline.testing.redis_process import free_port, wait_for_port
 from tests.e2e.test_tool_registration import admin, call_then, script
 from tests.security.test_audiences import TARGETS
 

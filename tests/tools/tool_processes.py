@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 
 from meshline.cli.local_mesh import ProcessSpec
+from meshline.cli.ports import free_port
 from meshline.cli.supervisor import Supervisor
-from meshline.testing.redis_process import free_port
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 SERVICES = {

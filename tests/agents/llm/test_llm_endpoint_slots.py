@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from meshline.cli.ports import free_port
 from meshline.testing.fake_openai import start_fake_openai
-from meshline.testing.redis_process import free_port
 from tests.agents.llm.llm_helpers import RunLlm, chat, provider_root, write_config
 
 

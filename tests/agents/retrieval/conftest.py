@@ -20,8 +20,8 @@ import respx
 
 from meshline.agents.retrieval.app import create_app as create_agent
 from meshline.agents.retrieval.settings import RetrievalSettings
+from meshline.embeddings import LocalEmbedder
 from meshline.memory.app import create_app as create_memory
-from meshline.memory.embeddings import LocalEmbedder
 from meshline.memory.settings import MemorySettings
 from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion, sse_stream
 

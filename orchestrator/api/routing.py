@@ -15,7 +15,7 @@ from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.orchestrator.router import Router
+from meshline.orchestrator.routing import Router
 from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.scopes import LLM_CALL
 

@@ -1,12 +1,12 @@
 """The router's embedder, loaded once in the background when the orchestrator starts.
 
 Embedding in-process (rather than calling the memory service) saves an HTTP hop per turn. The
-model is the memory service's all-MiniLM-L6-v2 on its request-path encoder
-(:class:`~meshline.memory.embeddings.TracedQueryEncoder`: a frozen TorchScript graph, bf16
-autocast where the CPU has it, one torch thread; ~7 ms per message), cut at 128 tokens, plus an
-LRU cache of message vectors, since greetings and thanks repeat a lot.
+model is the shared all-MiniLM-L6-v2 on its request-path encoder
+(:class:`~meshline.embeddings.TracedQueryEncoder`: a frozen TorchScript graph, bf16 autocast
+where the CPU has it, one torch thread; ~7 ms per message), cut at 128 tokens, plus an LRU cache
+of message vectors, since greetings and thanks repeat a lot.
 
-Any other configured model (a litellm embedding model) goes through the memory service's class.
+Any other configured model (a litellm embedding model) goes through :func:`meshline.embeddings.load_embedder`.
 """
 
 from __future__ import annotations
@@ -16,45 +16,50 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshline.embeddings import Embedder, EmbeddingSettings, TracedQueryEncoder, load_embedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.embeddings import Embedder, TracedQueryEncoder, load_embedder
-from meshline.memory.settings import LOCAL_EMBEDDING_MODEL, MemorySettings
 
 MAX_TOKENS = 128  # routing reads the start of a message; the model was trained on 128 tokens
 
 
 class TracedMiniLM(TracedQueryEncoder):
-    """The router's MiniLM: the memory service's traced encoder, cut at :data:`MAX_TOKENS`."""
+    """The router's MiniLM: the shared traced encoder, cut at :data:`MAX_TOKENS`."""
 
     def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
         super().__init__(model_dir, batch_size, max_tokens=MAX_TOKENS)
 
 
-def load_route_embedder(model: str) -> Embedder:
-    """The traced MiniLM for ``local``, else the memory service's embedder for that model (blocking)."""
-    if model == LOCAL_EMBEDDING_MODEL:
-        return TracedMiniLM()
-    return load_embedder(MemorySettings(embedding_model=model))
+def load_route_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The traced MiniLM for ``local``, else the configured litellm model (blocking)."""
+    if settings.is_local:
+        return TracedMiniLM(batch_size=settings.batch_size)
+    return load_embedder(settings)
 
 
 class RouteEmbedder:
     """Starts loading on :meth:`start`; ``embed`` waits for the load, ``ready`` checks it.
 
-    ``cache_size`` bounds the LRU cache of message vectors (0 turns it off, as the benchmark does
-    so that every message pays for its embedding).
+    ``embedder`` is one already loaded (benchmarks and tests share one); ``cache_size`` bounds the
+    LRU cache of message vectors (0 turns it off, as the benchmark does so that every message
+    pays for its embedding).
     """
 
-    def __init__(self, model: str, embedder: Embedder | None = None, cache_size: int = 2048) -> None:
-        self.model = model
+    def __init__(self, settings: EmbeddingSettings, embedder: Embedder | None = None, cache_size: int = 2048) -> None:
+        self.settings = settings
         self.cache_size = cache_size
         self._embedder = embedder  # already loaded (benchmarks and tests share one)
         self._task: asyncio.Task[Embedder] | None = None
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
 
+    @property
+    def model(self) -> str:
+        """The model's name (it keys the index's vector cache)."""
+        return self.settings.model
+
     def start(self) -> None:
         if self._task is None and self._embedder is None:
             self._task = asyncio.create_task(
-                asyncio.to_thread(load_route_embedder, self.model), name="load-route-embedder"
+                asyncio.to_thread(load_route_embedder, self.settings), name="load-route-embedder"
             )
 
     async def loaded(self) -> Embedder:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,35 +23,15 @@ import numpy as np
 from meshline.contracts.chat import RouteDecision
 from meshline.contracts.manifest import Manifest
 from meshline.errors import NotFound, ServiceUnavailable
-from meshline.orchestrator.route_index import Neighbour, RouteIndex
-from meshline.orchestrator.routing_embedder import RouteEmbedder
-from meshline.orchestrator.routing_llm import LlmChooser, RouteLlmError
+from meshline.orchestrator.routing.embedder import RouteEmbedder
+from meshline.orchestrator.routing.index import Neighbour, RouteIndex
+from meshline.orchestrator.routing.intents import refers_back, split_intents
+from meshline.orchestrator.routing.llm_stage import LlmChooser, RouteLlmError
 
 if TYPE_CHECKING:  # settings stay light to import: the router's dependencies are not
     from meshline.orchestrator.settings import OrchestratorSettings
 
-log = logging.getLogger("meshline.orchestrator.router")
-# Sentence ends, and the conjunctions that join two requests ("... and change my email").
-_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*[,;]?\s+\b(?:and also|and then|and|also|plus)\s+(?=\w)", re.IGNORECASE)
-MIN_PART_WORDS = 3
-MAX_PARTS = 4
-# Words that point back at the conversation ("when will *it* arrive?"): such a message continues
-# the thread's topic, however confidently its words alone match another agent's examples.
-_REFERS_BACK = re.compile(r"\b(?:it|its|that|this|these|those|them|they)\b", re.IGNORECASE)
-
-
-def split_intents(message: str) -> list[str]:
-    """Candidate requests in a message: sentences and conjunction-joined clauses of 3+ words."""
-    parts = [p.strip(" ,.;") for p in _SPLIT.split(message.strip())]
-    parts = [p for p in parts if p]
-    if len(parts) < 2 or any(len(p.split()) < MIN_PART_WORDS for p in parts):
-        return [message.strip()]
-    return parts[:MAX_PARTS]
-
-
-def refers_back(message: str) -> bool:
-    """Whether the message leans on the previous turn (a pronoun standing for what was discussed)."""
-    return _REFERS_BACK.search(message) is not None
+log = logging.getLogger(__name__)
 
 
 def vote(neighbours: Sequence[Neighbour], temperature: float) -> tuple[str | None, float, float]:
