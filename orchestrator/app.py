@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routes_admin, services, threads
+from meshline.orchestrator.api import chat, keys, knowledge_bases, openai_compat, routes_admin, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
@@ -96,7 +96,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 app, "checkpoints", lambda: checkpointer.aget_tuple({"configurable": {"thread_id": "readyz"}})
             )
             add_readiness_check(app, "router", router.embedder.ready)
-            app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
+            app.state.kb_proxy = knowledge_bases.KnowledgeBaseProxy(client, issuer, settings.mesh.memory_url)
             app.state.api_keys = api_keys = await open_api_keys(settings, redis)
             add_readiness_check(app, "api_keys", api_keys.ping)
             app.state.turns = TurnRunner(
@@ -135,7 +135,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             threads.router,
             services.router,
             keys.router,
-            knowledge.router,
+            knowledge_bases.router,
             routes_admin.router,
             models_admin_router,
         ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshline.contracts.knowledge import SearchHit, SearchRequest, SearchResult
+from meshline.contracts.knowledge_bases import SearchHit, SearchRequest, SearchResult
 from meshline.resilience import ServiceClient, raise_for_problem
 
 

@@ -19,7 +19,7 @@ from meshline.agents.retrieval.knowledge_client import KnowledgeBase
 from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.contracts import AgentResult, AgentTask, Citation
 from meshline.contracts.agent import AgentDelta, AgentResultEvent
-from meshline.contracts.knowledge import SearchHit
+from meshline.contracts.knowledge_bases import SearchHit
 
 RuntimeEvent = AgentDelta | AgentResultEvent
 DONT_KNOW = (
