@@ -1,4 +1,10 @@
-"""The memory service app: embeddings, tenant-namespaced Chroma collections, the write-stream worker."""
+"""The memory service app: user memories and knowledge bases on shared embeddings, Chroma and Redis.
+
+Both domains share the embedding model, the tenant-namespaced Chroma client
+(:mod:`meshline.memory.chroma`), the Redis connection and the stream-consumer loop; each has
+its own routes, store and worker (:mod:`meshline.memory.memories`,
+:mod:`meshline.memory.knowledge_bases`).
+"""
 
 from __future__ import annotations
 
@@ -11,18 +17,20 @@ from fastapi import FastAPI
 
 from meshline.embeddings import Embedder, load_embedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.ingest_metrics import IngestMetrics
-from meshline.memory.ingestion import IngestWorker
-from meshline.memory.jobs import JobBook
-from meshline.memory.kb_routes import router as knowledge_router
-from meshline.memory.knowledge import KnowledgeStore
-from meshline.memory.lexical import LexicalIndexes
-from meshline.memory.parse_pool import ParsePool, sandbox_limits
-from meshline.memory.routes import router
-from meshline.memory.search import KnowledgeSearch
+from meshline.memory import embedding_api
+from meshline.memory.chroma import TenantCollections, open_chroma_client
+from meshline.memory.knowledge_bases import routes as kb_routes
+from meshline.memory.knowledge_bases.ingest_worker import IngestWorker
+from meshline.memory.knowledge_bases.jobs import JobBook
+from meshline.memory.knowledge_bases.lexical import LexicalIndexes
+from meshline.memory.knowledge_bases.metrics import IngestMetrics
+from meshline.memory.knowledge_bases.parse_pool import ParsePool, sandbox_limits
+from meshline.memory.knowledge_bases.search import KnowledgeBaseSearch
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore
+from meshline.memory.memories import routes as memory_routes
+from meshline.memory.memories.store import MemoryStore
+from meshline.memory.memories.write_worker import MemoryWorker
 from meshline.memory.settings import MemorySettings
-from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client
-from meshline.memory.worker import MemoryWorker
 from meshline.service.app import add_readiness_check, create_service_app
 
 REDIS_SOCKET_MARGIN_S = 5.0
@@ -48,7 +56,7 @@ def create_app(
         client = await asyncio.to_thread(open_chroma_client, settings)
         collections = TenantCollections(client, model, settings.chroma_timeout_s)
         store = MemoryStore(collections)
-        knowledge = KnowledgeStore(collections)
+        kb_store = KnowledgeBaseStore(collections)
         redis = aioredis.Redis.from_url(
             settings.mesh.redis_url,
             decode_responses=True,
@@ -57,7 +65,7 @@ def create_app(
             socket_timeout=settings.worker_block_ms / 1000 + REDIS_SOCKET_MARGIN_S,
         )
         worker = MemoryWorker(redis, store, model, settings)
-        lexical = LexicalIndexes(knowledge, redis)
+        lexical = LexicalIndexes(kb_store, redis)
         metrics = IngestMetrics(app.state.metrics_registry)
         app.state.ingest_metrics = metrics
         parser = ParsePool(
@@ -69,13 +77,11 @@ def create_app(
         )
         if settings.worker_enabled:
             await parser.start()
-        ingester = IngestWorker(redis, knowledge, lexical, model, settings, parser)
+        ingester = IngestWorker(redis, kb_store, lexical, model, settings, parser)
         app.state.embedder, app.state.memory_store, app.state.redis = model, store, redis
         app.state.worker, app.state.ingester, app.state.parser = worker, ingester, parser
-        app.state.knowledge, app.state.jobs = knowledge, JobBook(redis, settings.job_ttl_s)
-        app.state.knowledge_search = KnowledgeSearch(
-            knowledge, lexical, model, settings.search_candidates, settings.rrf_k
-        )
+        app.state.kb_store, app.state.jobs = kb_store, JobBook(redis, settings.job_ttl_s)
+        app.state.kb_search = KnowledgeBaseSearch(kb_store, lexical, model, settings.search_candidates, settings.rrf_k)
         if settings.worker_enabled:
             worker.start()
             ingester.start()
@@ -104,4 +110,6 @@ def create_app(
             if embedder is None:
                 model.close()
 
-    return create_service_app(settings=settings, routers=[router, knowledge_router], lifespan=lifespan)
+    return create_service_app(
+        settings=settings, routers=[memory_routes.router, embedding_api.router, kb_routes.router], lifespan=lifespan
+    )

@@ -80,7 +80,7 @@ class MemorySettings(ServiceSettings):
         default=30, ge=1, description="Retry-After sent with a refused ingestion (quota or full stream)."
     )
 
-    # The parse sandbox (meshline.memory.parse_pool): documents are decoded in these processes.
+    # The parse sandbox (meshline.memory.knowledge_bases.parse_pool): documents are decoded in these processes.
     parse_workers: int = Field(
         default=1, ge=1, le=64, description="Parser processes (one document each at a time; 1 suits 2 cores)."
     )

@@ -29,7 +29,7 @@ Entry = tuple[str, dict[str, str]]
 DEAD_LETTER_MAXLEN = 10_000
 RECLAIM_ROUNDS = 100
 ERROR_BACKOFF_S = 1.0
-log = logging.getLogger("meshline.memory.stream")
+log = logging.getLogger(__name__)
 
 
 def consumer_name() -> str:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from meshline.orchestrator.api import chat, keys, knowledge, openai_compat, routing, services, threads
+from meshline.orchestrator.api import chat, keys, knowledge_bases, openai_compat, routing, services, threads
 from meshline.orchestrator.api.models_admin import router as models_admin_router
 from meshline.orchestrator.checkpoints import open_checkpointer
 from meshline.orchestrator.dispatch import AgentCaller, DispatchPolicy
@@ -56,7 +56,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             threads.router,
             services.router,
             keys.router,
-            knowledge.router,
+            knowledge_bases.router,
             routing.router,
             models_admin_router,
         ],
@@ -87,7 +87,7 @@ async def start_orchestrator(app: FastAPI, settings: OrchestratorSettings, stack
     app.state.client = client  # the one outbound client, for the proxies (admin, knowledge)
     add_readiness_check(app, "checkpoints", lambda: checkpointer.aget_tuple({"configurable": {"thread_id": "readyz"}}))
     add_readiness_check(app, "router", router.embedder.ready)
-    app.state.knowledge_proxy = knowledge.KnowledgeProxy(client, issuer, settings.mesh.memory_url)
+    app.state.kb_proxy = knowledge_bases.KnowledgeBaseProxy(client, issuer, settings.mesh.memory_url)
     app.state.api_keys = api_keys = await open_api_keys(settings, redis)
     stack.push_async_callback(api_keys.aclose)
     add_readiness_check(app, "api_keys", api_keys.ping)

@@ -20,7 +20,7 @@ from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMTurn
 from meshline.agents.kit.settings import AgentSettings
 from meshline.contracts import AgentResult, AgentTask
 from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent
-from meshline.contracts.knowledge import SearchHit
+from meshline.contracts.knowledge_bases import SearchHit
 from meshline.errors import UpstreamError
 from meshline.resilience import ServiceClient
 from meshline.resilience.circuit_breaker import CircuitBreaker

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshline.contracts.knowledge import SearchHit, SearchRequest, SearchResult
+from meshline.contracts.knowledge_bases import SearchHit, SearchRequest, SearchResult
 from meshline.resilience.pipeline import CallPipeline
 
 MEMORY_TARGET = "memory"  # the breaker's name for the memory service

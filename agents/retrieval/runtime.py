@@ -18,7 +18,7 @@ from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionReques
 from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.contracts import AgentTask, Citation
 from meshline.contracts.agent import AgentDelta, AgentResultEvent
-from meshline.contracts.knowledge import SearchHit
+from meshline.contracts.knowledge_bases import SearchHit
 
 DONT_KNOW = (
     "I'm sorry, I don't know: I found nothing about that in the store's policies and help pages. "

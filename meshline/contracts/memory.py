@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
+
+MetadataScalar = str | int | float | bool
+"""A metadata value a caller may write: Chroma keeps flat metadata of scalars."""
+StoredMetadata = dict[str, MetadataScalar | None]
+"""Metadata as read back from the store (Chroma may answer a missing value with null)."""
 
 
 class MemoryWrite(BaseModel):
     """A memory to store for the caller (tenant and user come from the service token)."""
 
     text: str = Field(min_length=1, max_length=8000)
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    metadata: dict[str, MetadataScalar] = Field(default_factory=dict)
     id: str | None = Field(default=None, max_length=200)
 
 
@@ -24,4 +27,4 @@ class MemoryHit(BaseModel):
     id: str
     text: str
     score: float
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: StoredMetadata = Field(default_factory=dict)

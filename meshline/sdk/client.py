@@ -15,7 +15,7 @@ from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response
 from meshline.sdk.keys import Keys
-from meshline.sdk.knowledge import Jobs, Knowledge
+from meshline.sdk.knowledge_bases import Jobs, KnowledgeBases
 from meshline.sdk.models import AgentInfo, Readiness, ServiceInfo
 from meshline.sse import iter_sse
 
@@ -44,7 +44,7 @@ class Client:
         self.threads = Threads(self)
         self.services = Services(self)
         self.keys = Keys(self)
-        self.knowledge = Knowledge(self)
+        self.knowledge = KnowledgeBases(self)
         self.jobs = Jobs(self)
 
     def __enter__(self) -> Client:

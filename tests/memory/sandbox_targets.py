@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 
-from meshline.memory.parse_sandbox import ParseRequest, SandboxLimits, parse_document
+from meshline.memory.knowledge_bases.parse_sandbox import ParseRequest, SandboxLimits, parse_document
 
 # The markdown heading pattern the memory service used before: lazy ``.+?`` followed by
 # ``\s*#*\s*$`` backtracks quadratically over a long run of spaces.

@@ -17,13 +17,15 @@ import redis.asyncio as aioredis
 from meshline.cli.ports import free_port
 from meshline.embeddings import LocalEmbedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.ingest_quota import queued
-from meshline.memory.ingestion import IngestDocument, IngestWorker, enqueue_documents
-from meshline.memory.knowledge import KnowledgeStore
-from meshline.memory.lexical import LexicalIndexes
-from meshline.memory.parse_pool import ParsePool, sandbox_limits
+from meshline.memory.chroma import TenantCollections, open_chroma_client
+from meshline.memory.knowledge_bases.ingest_stream import enqueue_documents
+from meshline.memory.knowledge_bases.ingest_worker import IngestWorker
+from meshline.memory.knowledge_bases.lexical import LexicalIndexes
+from meshline.memory.knowledge_bases.parse_pool import ParsePool, sandbox_limits
+from meshline.memory.knowledge_bases.quota import queued
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore
+from meshline.memory.knowledge_bases.uploads import DocumentUpload
 from meshline.memory.settings import MemorySettings
-from meshline.memory.store import TenantCollections, open_chroma_client
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory
 
@@ -43,16 +45,16 @@ class CrashBeforeAck(IngestWorker):
 
 
 @pytest.fixture
-async def knowledge(memory_settings: MemorySettings, embedder: LocalEmbedder) -> AsyncIterator[KnowledgeStore]:
+async def knowledge(memory_settings: MemorySettings, embedder: LocalEmbedder) -> AsyncIterator[KnowledgeBaseStore]:
     client = await asyncio.to_thread(open_chroma_client, memory_settings)
-    yield KnowledgeStore(TenantCollections(client, embedder))
+    yield KnowledgeBaseStore(TenantCollections(client, embedder))
     await asyncio.to_thread(client.close)
 
 
 async def test_a_crashed_worker_s_job_completes_with_every_document_exactly_once(
     memory_settings: MemorySettings,
     embedder: LocalEmbedder,
-    knowledge: KnowledgeStore,
+    knowledge: KnowledgeBaseStore,
     issue_token: Callable[..., str],
 ) -> None:
     headers = {"Authorization": f"Bearer {issue_token('memory', scopes=('knowledge:write', 'knowledge:read'))}"}
@@ -148,7 +150,7 @@ async def test_memory_service_runs_on_a_chroma_server(
     assert not (memory_settings.resolved_chroma_path() / "chroma.sqlite3").exists()
 
 
-class TimesOutOnFlaky(KnowledgeStore):
+class TimesOutOnFlaky(KnowledgeBaseStore):
     """A store whose writes time out whenever document ``flaky`` is among them (a transient fault)."""
 
     async def replace_documents(self, tenant: str, name: str, documents: Any) -> int:
@@ -158,7 +160,7 @@ class TimesOutOnFlaky(KnowledgeStore):
 
 
 async def test_a_document_failing_transiently_is_retried_alone_then_dead_lettered_with_its_last_error(
-    memory_settings: MemorySettings, embedder: LocalEmbedder, knowledge: KnowledgeStore
+    memory_settings: MemorySettings, embedder: LocalEmbedder, knowledge: KnowledgeBaseStore
 ) -> None:
     settings = memory_settings.model_copy(update={"claim_idle_ms": 0, "max_deliveries": 2})
     redis = aioredis.Redis.from_url(settings.mesh.redis_url, decode_responses=True)
@@ -166,7 +168,7 @@ async def test_a_document_failing_transiently_is_retried_alone_then_dead_lettere
     parser = ParsePool(sandbox_limits(settings))
     await parser.start()
     worker = IngestWorker(redis, store, LexicalIndexes(store, redis), embedder, settings, parser, consumer="one")
-    documents = [IngestDocument("", "", "", 0, doc_id, f"Policy {doc_id}.") for doc_id in ("a", "flaky", "b")]
+    documents = [DocumentUpload(doc_id, f"Policy {doc_id}.") for doc_id in ("a", "flaky", "b")]
     job_id = await enqueue_documents(redis, settings, worker.jobs, "acme", "default", documents)
     await worker.ensure_group()
     await worker.process(await worker.read())  # the batch fails; a and b are stored one by one

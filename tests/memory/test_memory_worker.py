@@ -11,10 +11,11 @@ import redis.asyncio as aioredis
 
 from meshline.contracts.memory import MemoryWrite
 from meshline.embeddings import LocalEmbedder
-from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_jobs
+from meshline.memory.chroma import TenantCollections, open_chroma_client
+from meshline.memory.memories.store import MemoryStore
+from meshline.memory.memories.write_stream import MemoryWriteJob, enqueue_write, store_jobs
+from meshline.memory.memories.write_worker import MemoryWorker
 from meshline.memory.settings import MemorySettings
-from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client
-from meshline.memory.worker import MemoryWorker
 from tests.memory.memory_harness import running_memory, wait_until_drained
 
 Auth = Callable[..., dict[str, Any]]
@@ -67,7 +68,7 @@ async def test_upserting_a_write_twice_keeps_one_record(store: MemoryStore, embe
     await store_jobs([job], store, embedder)  # a redelivery
     await store_jobs([job, job], store, embedder)  # the same entry twice in one batch
     exported = await store.export("acme", "alice")
-    assert [(m["id"], m["text"]) for m in exported] == [("dup", "I like jazz")]
+    assert [(m.id, m.text) for m in exported] == [("dup", "I like jazz")]
 
 
 async def test_malformed_entry_goes_to_the_dead_letter_stream(
@@ -84,7 +85,7 @@ async def test_malformed_entry_goes_to_the_dead_letter_stream(
     dead: Any = await redis.xrange(memory_settings.dead_letter_key)
     assert len(dead) == 1
     assert "malformed" in dead[0][1]["error"]
-    assert [m["id"] for m in await store.export("acme", "alice")] == ["ok"]
+    assert [m.id for m in await store.export("acme", "alice")] == ["ok"]
     assert await redis.xlen(memory_settings.stream_key) == 0
 
 
@@ -119,7 +120,7 @@ async def test_worker_recreates_a_lost_group_and_keeps_consuming(
         job = MemoryWriteJob.accept("acme", "alice", MemoryWrite(id="late", text="I moved to Faro"))
         await enqueue_write(redis, memory_settings.stream_key, job)
         await wait_until_drained(memory_settings)
-        assert [m["id"] for m in await store.export("acme", "alice")] == ["late"]
+        assert [m.id for m in await store.export("acme", "alice")] == ["late"]
         assert worker.alive
     finally:
         await worker.stop(timeout_s=5)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from meshline.memory.documents import DecodeLimits, DocumentError, markdown_title
-from meshline.memory.parse_pool import ParsePool
-from meshline.memory.parse_sandbox import MIB, ParseRequest, SandboxLimits
+from meshline.memory.knowledge_bases.decoding import DecodeLimits, DocumentError, markdown_title
+from meshline.memory.knowledge_bases.parse_pool import ParsePool
+from meshline.memory.knowledge_bases.parse_sandbox import MIB, ParseRequest, SandboxLimits
 from tests.memory.pdf_bombs import blank_pages, flate_bomb
 
 LIMITS = SandboxLimits(cpu_s=2, memory_bytes=256 * MIB, decode=DecodeLimits(max_pdf_pages=3))

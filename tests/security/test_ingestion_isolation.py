@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from meshline.embeddings import LocalEmbedder
-from meshline.memory.ingest_quota import queued
+from meshline.memory.knowledge_bases.quota import queued
 from meshline.memory.settings import MemorySettings
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from chromadb.api.types import validate_where
+from typing import cast
 
-from meshline.contracts.knowledge import SearchHit, SearchRequest
+from chromadb.api.types import Where, validate_where
+
+from meshline.contracts.knowledge_bases import SearchHit, SearchRequest
 from meshline.embeddings import Embedder
 from meshline.errors import Unprocessable
-from meshline.memory.knowledge import KnowledgeStore, StoredChunk
-from meshline.memory.lexical import LexicalIndex, LexicalIndexes, reciprocal_rank_fusion
+from meshline.memory.knowledge_bases.lexical import LexicalIndex, LexicalIndexes, reciprocal_rank_fusion
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore, StoredChunk
+
+
+def _where(request: SearchRequest) -> Where | None:
+    """The request's metadata filter in Chroma's type (Chroma's ``validate_where`` checks it)."""
+    return cast(Where, request.where) if request.where else None
 
 
 def to_hit(chunk: StoredChunk, dense_scores: dict[str, float]) -> SearchHit:
@@ -24,11 +31,11 @@ def to_hit(chunk: StoredChunk, dense_scores: dict[str, float]) -> SearchHit:
     )
 
 
-class KnowledgeSearch:
-    """Searches one tenant's collection; every retriever sees the same metadata filter."""
+class KnowledgeBaseSearch:
+    """Searches one tenant's knowledge base; every retriever sees the same metadata filter."""
 
     def __init__(
-        self, store: KnowledgeStore, lexical: LexicalIndexes, embedder: Embedder, candidates: int, rrf_k: int
+        self, store: KnowledgeBaseStore, lexical: LexicalIndexes, embedder: Embedder, candidates: int, rrf_k: int
     ) -> None:
         self.store = store
         self.lexical = lexical
@@ -38,11 +45,12 @@ class KnowledgeSearch:
 
     async def _dense(self, tenant: str, request: SearchRequest, n: int, *, with_text: bool = True) -> list[StoredChunk]:
         [vector] = await self.embedder.embed([request.query])
-        return await self.store.dense(tenant, request.collection, vector, n, request.where, with_text=with_text)
+        return await self.store.dense(tenant, request.collection, vector, n, _where(request), with_text=with_text)
 
     async def _lexical(self, tenant: str, request: SearchRequest, n: int) -> tuple[LexicalIndex, list[StoredChunk]]:
         index = await self.lexical.index(tenant, request.collection)
-        allowed = await self.store.matching_ids(tenant, request.collection, request.where) if request.where else None
+        where = _where(request)
+        allowed = await self.store.matching_ids(tenant, request.collection, where) if where else None
         return index, index.search(request.query, n, allowed)
 
     async def _hybrid(self, tenant: str, request: SearchRequest) -> list[SearchHit]:
@@ -67,9 +75,10 @@ class KnowledgeSearch:
 
     async def search(self, tenant: str, request: SearchRequest) -> list[SearchHit]:
         """Hits for ``request``; an invalid filter is a 422, not a store error."""
-        if request.where:
+        where = _where(request)
+        if where:
             try:
-                validate_where(request.where)
+                validate_where(where)
             except ValueError as exc:
                 raise Unprocessable(f"invalid metadata filter: {exc}", code="invalid_filter") from exc
         # No emptiness check first: Chroma and the BM25 index answer an empty collection with

@@ -1,13 +1,13 @@
 """The parse sandbox's pool: documents are decoded in worker processes, never in the service.
 
-Each worker (:mod:`meshline.memory.parse_sandbox`) takes one document at a time under a CPU-time
+Each worker (:mod:`meshline.memory.knowledge_bases.parse_sandbox`) takes one document at a time under a CPU-time
 budget and a memory cap; the pool adds a wall-clock limit, kills a worker that overruns it and
 starts a fresh one, and turns every way a document can fail into a :class:`DocumentError` with
 a reason the job shows. Because each worker holds exactly one document, a death is attributed
 to the document that caused it and to no other (a ``ProcessPoolExecutor`` marks the whole pool
 broken and fails every document in flight).
 
-How workers start: a fresh interpreter (``python -m meshline.memory.parse_sandbox``, through
+How workers start: a fresh interpreter (``python -m meshline.memory.knowledge_bases.parse_sandbox``, through
 asyncio's subprocess support). Not ``fork``: the service has loaded torch (its thread pools,
 ~1 GB of mappings) and runs Chroma's and asyncio's threads, so a forked child would inherit
 locks held by those threads and torch's mappings inside its own address-space cap. Not
@@ -32,13 +32,20 @@ from dataclasses import asdict
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
-from meshline.memory.documents import DecodeLimits, DocumentError
-from meshline.memory.ingest_metrics import IngestMetrics, ParseOutcome
-from meshline.memory.parse_sandbox import FRAME_HEADER, MEMORY_LIMIT_REASON, MIB, ParseRequest, SandboxLimits, frame
+from meshline.memory.knowledge_bases.decoding import DecodeLimits, DocumentError
+from meshline.memory.knowledge_bases.metrics import IngestMetrics, ParseOutcome
+from meshline.memory.knowledge_bases.parse_sandbox import (
+    FRAME_HEADER,
+    MEMORY_LIMIT_REASON,
+    MIB,
+    ParseRequest,
+    SandboxLimits,
+    frame,
+)
 from meshline.memory.settings import MemorySettings
 
-log = logging.getLogger("meshline.memory.parse_pool")
-WORKER_MODULE = "meshline.memory.parse_sandbox"
+log = logging.getLogger(__name__)
+WORKER_MODULE = "meshline.memory.knowledge_bases.parse_sandbox"
 EXIT_WAIT_S = 5.0
 REPLY_OVERHEAD = 4  # reply bytes per decoded character, at most (JSON escapes, UTF-8)
 

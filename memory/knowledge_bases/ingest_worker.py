@@ -1,12 +1,10 @@
-"""Knowledge-base ingestion through a Redis Stream: one entry per document, a consumer-group worker.
+"""The ingestion worker: consumes the ingestion stream (:mod:`meshline.memory.knowledge_bases.ingest_stream`).
 
-``POST /v1/collections/{name}/documents`` creates a job and appends its documents in one
-Lua script that also enforces the ingestion quotas (:mod:`meshline.memory.ingest_quota`);
 :class:`IngestWorker` has each document decoded and cut in the parse sandbox
-(:mod:`meshline.memory.parse_pool`), embeds a read's chunks in one batched call and replaces
+(:mod:`meshline.memory.knowledge_bases.parse_pool`), embeds a read's chunks in one batched call and replaces
 each document's chunks, then counts it in the job and acknowledges the entry. At-least-once
 delivery with idempotent effects: chunk ids are deterministic, the upsert replaces, and the job
-counts each document once (see :mod:`meshline.memory.jobs`).
+counts each document once (see :mod:`meshline.memory.knowledge_bases.jobs`).
 
 Isolation: a document that cannot be decoded, or exceeds a sandbox limit, fails alone (counted
 failed with its reason, dead-lettered). A batch the store refuses is retried one document at a
@@ -16,137 +14,29 @@ time, so a document Chroma rejects fails alone and the others of the batch are s
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import redis.asyncio as aioredis
 from chromadb.errors import InvalidArgumentError
 from redis.exceptions import RedisError
 
-from meshline.contracts.knowledge import DocumentFormat
 from meshline.embeddings import Embedder
-from meshline.memory.documents import Chunk, DocumentError, check_metadata, chunks_from_pieces
-from meshline.memory.ingest_quota import enqueue_within_quota
-from meshline.memory.jobs import JobBook, new_job_id
-from meshline.memory.knowledge import KnowledgeStore
-from meshline.memory.lexical import LexicalIndexes
-from meshline.memory.parse_pool import ParsePool
-from meshline.memory.parse_sandbox import ParseRequest
+from meshline.memory.knowledge_bases.chunking import Chunk, chunks_from_pieces
+from meshline.memory.knowledge_bases.decoding import DocumentError
+from meshline.memory.knowledge_bases.ingest_stream import IngestEntry
+from meshline.memory.knowledge_bases.jobs import JobBook
+from meshline.memory.knowledge_bases.lexical import LexicalIndexes
+from meshline.memory.knowledge_bases.parse_pool import ParsePool
+from meshline.memory.knowledge_bases.parse_sandbox import ParseRequest
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore
 from meshline.memory.settings import MemorySettings
 from meshline.memory.stream_consumer import Entry, StreamConfig, StreamConsumer
 
-FORMATS: tuple[DocumentFormat, ...] = ("text", "markdown", "html", "pdf")
 # What a dead letter keeps: a reference to the document and the reason, never its content.
 DEAD_LETTER_FIELDS = ("job", "tenant", "collection", "position", "id", "format", "size")
 LAST_ERROR_KEY = "meshline:memory:ingest:last_error"
-log = logging.getLogger("meshline.memory.ingestion")
-
-
-@dataclass(frozen=True)
-class IngestDocument:
-    """One document of a job, as carried by a stream entry (``size``: bytes of content)."""
-
-    job: str
-    tenant: str
-    collection: str
-    position: int
-    id: str
-    content: str
-    format: DocumentFormat = "text"
-    binary: bool = False
-    title: str = ""
-    metadata_json: str = "{}"
-    size: int = 0
-
-    def to_fields(self) -> dict[str, str]:
-        return {
-            "job": self.job,
-            "tenant": self.tenant,
-            "collection": self.collection,
-            "position": str(self.position),
-            "id": self.id,
-            "content": self.content,
-            "format": self.format,
-            "binary": "1" if self.binary else "0",
-            "title": self.title,
-            "metadata": self.metadata_json,
-            "size": str(self.size),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, str]) -> IngestDocument:
-        """Parse an entry; raises ``ValueError`` when it cannot name its job and document."""
-        try:
-            fmt = next((f for f in FORMATS if f == (fields.get("format") or "text")), None)
-            if fmt is None:
-                raise ValueError(f"unknown format {fields.get('format')!r}")
-            doc = cls(
-                job=fields["job"],
-                tenant=fields["tenant"],
-                collection=fields["collection"],
-                position=int(fields["position"]),
-                id=fields["id"],
-                content=fields.get("content", ""),
-                format=fmt,
-                binary=fields.get("binary") == "1",
-                title=fields.get("title", ""),
-                metadata_json=fields.get("metadata") or "{}",
-                size=int(fields.get("size") or 0),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed ingestion entry: missing {exc}") from exc
-        if not (doc.job and doc.tenant and doc.collection and doc.id):
-            raise ValueError("ingestion entry lacks job, tenant, collection or document id")
-        return doc
-
-    def metadata(self) -> dict[str, Any]:
-        """The caller's flat metadata; raises DocumentError."""
-        try:
-            return check_metadata(json.loads(self.metadata_json))
-        except json.JSONDecodeError as exc:
-            raise DocumentError(f"metadata is not JSON: {exc}") from exc
-
-    async def chunks(self, parser: ParsePool) -> list[Chunk]:
-        """Decode and chunk in the parse sandbox; raises DocumentError with the reason it failed."""
-        metadata = self.metadata()
-        found_title, pieces = await parser.parse(ParseRequest(self.id, self.content, self.format, self.binary))
-        return chunks_from_pieces(self.id, self.title or found_title or self.id, pieces, metadata)
-
-
-async def enqueue_documents(
-    redis: aioredis.Redis,
-    settings: MemorySettings,
-    jobs: JobBook,
-    tenant: str,
-    collection: str,
-    documents: Sequence[IngestDocument],
-) -> str:
-    """Create a job and queue its documents atomically, within the quotas; returns the job id.
-
-    Raises RateLimited (429) past the tenant's quota, ServiceUnavailable (503) when the stream is
-    full, PayloadTooLarge (413) for a request no quota could hold."""
-    job_id = new_job_id()
-    entries = []
-    total = 0
-    for position, doc in enumerate(documents):
-        size = len(doc.content.encode())
-        total += size
-        entry = replace(doc, job=job_id, tenant=tenant, collection=collection, position=position, size=size)
-        entries.append(entry.to_fields())
-    await enqueue_within_quota(
-        redis,
-        settings,
-        tenant=tenant,
-        collection=collection,
-        job_key=jobs.key(job_id),
-        job_ttl_s=jobs.ttl_s,
-        entries=entries,
-        size=total,
-    )
-    return job_id
+log = logging.getLogger(__name__)
 
 
 def rejected_by_store(exc: BaseException) -> bool:
@@ -160,7 +50,15 @@ def rejected_by_store(exc: BaseException) -> bool:
     return False
 
 
-Ready = tuple[str, IngestDocument, list[Chunk]]
+Ready = tuple[str, IngestEntry, list[Chunk]]
+
+
+async def entry_chunks(entry: IngestEntry, parser: ParsePool) -> list[Chunk]:
+    """Decode and chunk a document in the parse sandbox; raises DocumentError with the reason it failed."""
+    doc = entry.document
+    metadata = doc.metadata()
+    found_title, pieces = await parser.parse(ParseRequest(doc.id, doc.content, doc.format, doc.binary))
+    return chunks_from_pieces(doc.id, doc.title or found_title or doc.id, pieces, metadata)
 
 
 class IngestWorker(StreamConsumer):
@@ -171,7 +69,7 @@ class IngestWorker(StreamConsumer):
     def __init__(
         self,
         redis: aioredis.Redis,
-        store: KnowledgeStore,
+        store: KnowledgeBaseStore,
         lexical: LexicalIndexes,
         embedder: Embedder,
         settings: MemorySettings,
@@ -198,14 +96,14 @@ class IngestWorker(StreamConsumer):
     async def _decode(self, entry_id: str, fields: dict[str, str]) -> Ready | None:
         """The entry's chunks, or None when it failed alone (counted and dead-lettered)."""
         try:
-            doc = IngestDocument.from_fields(fields)
+            entry = IngestEntry.from_fields(fields)
         except ValueError as exc:
             await super().dead_letter(entry_id, str(exc), fields)
             return None
         try:
-            return entry_id, doc, await doc.chunks(self.parser)
+            return entry_id, entry, await entry_chunks(entry, self.parser)
         except DocumentError as exc:
-            await self.fail(entry_id, doc, str(exc))
+            await self.fail(entry_id, entry, str(exc))
             return None
 
     async def process(self, entries: list[Entry]) -> None:
@@ -246,9 +144,9 @@ class IngestWorker(StreamConsumer):
         vectors = await self.embedder.embed_bulk([c.text for _, _, chunks in ready for c in chunks])
         by_collection: dict[tuple[str, str], list[tuple[str, list[Chunk], list[list[float]]]]] = {}
         offset = 0
-        for _entry_id, doc, chunks in ready:
-            by_collection.setdefault((doc.tenant, doc.collection), []).append(
-                (doc.id, chunks, vectors[offset : offset + len(chunks)])
+        for _entry_id, entry, chunks in ready:
+            by_collection.setdefault((entry.tenant, entry.collection), []).append(
+                (entry.document.id, chunks, vectors[offset : offset + len(chunks)])
             )
             offset += len(chunks)
         for (tenant, collection), documents in by_collection.items():
@@ -256,8 +154,8 @@ class IngestWorker(StreamConsumer):
             await self.lexical.bump(self.store.chroma_name(tenant, collection))
 
     async def _done(self, ready: list[Ready]) -> None:
-        for _entry_id, doc, _ in ready:
-            await self.jobs.count(doc.job, doc.position, doc.id, tenant=doc.tenant, size=doc.size)
+        for _entry_id, entry, _ in ready:
+            await self.jobs.count(entry.job, entry.position, entry.document.id, tenant=entry.tenant, size=entry.size)
         entry_ids = [entry_id for entry_id, _, _ in ready]
         await self.ack(entry_ids)
         await self.redis.hdel(LAST_ERROR_KEY, *entry_ids)
@@ -265,10 +163,10 @@ class IngestWorker(StreamConsumer):
     async def _failed_alone(self, item: Ready, exc: Exception) -> None:
         """A document the store refused fails now; any other failure is retried by redelivery
         (its last error is kept for the dead letter, should every delivery fail)."""
-        entry_id, doc, _ = item
+        entry_id, entry, _ = item
         reason = str(exc.__cause__ or exc) or type(exc).__name__
         if rejected_by_store(exc):
-            await self.fail(entry_id, doc, f"the vector store rejected the document: {reason}")
+            await self.fail(entry_id, entry, f"the vector store rejected the document: {reason}")
             return
         log.warning("ingest worker: document %s failed, will be redelivered: %s", entry_id, reason)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -276,10 +174,11 @@ class IngestWorker(StreamConsumer):
             pipe.expire(LAST_ERROR_KEY, self.settings.ingest_dead_letter_ttl_s)
             await pipe.execute()
 
-    async def fail(self, entry_id: str, doc: IngestDocument, reason: str) -> None:
+    async def fail(self, entry_id: str, entry: IngestEntry, reason: str) -> None:
         """Count a document as failed in its job (releasing its quota) and dead-letter it."""
-        await self.jobs.count(doc.job, doc.position, doc.id, tenant=doc.tenant, size=doc.size, error=reason)
-        await super().dead_letter(entry_id, reason, doc.to_fields())
+        doc_id = entry.document.id
+        await self.jobs.count(entry.job, entry.position, doc_id, tenant=entry.tenant, size=entry.size, error=reason)
+        await super().dead_letter(entry_id, reason, entry.to_fields())
 
     def dead_letter_record(self, fields: dict[str, str]) -> dict[str, str]:
         return {name: fields[name] for name in DEAD_LETTER_FIELDS if name in fields}
@@ -294,8 +193,8 @@ class IngestWorker(StreamConsumer):
             reason = f"{reason}; last error: {last}"
             await self.redis.hdel(LAST_ERROR_KEY, entry_id)
         try:
-            doc = IngestDocument.from_fields(fields)
+            entry = IngestEntry.from_fields(fields)
         except ValueError:
             await super().dead_letter(entry_id, reason, fields)  # nothing to count it against
             return
-        await self.fail(entry_id, doc, reason)
+        await self.fail(entry_id, entry, reason)

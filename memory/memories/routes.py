@@ -1,4 +1,4 @@
-"""HTTP API of the memory service. Tenant and user always come from the service token.
+"""HTTP API of the user memories. Tenant and user always come from the service token.
 
 - Scopes: ``memories:read`` (search, export), ``memories:write`` (write, erase), as the token names them.
 - ``POST /v1/memories``: queue a write on the Redis stream (202 ``queued``); with
@@ -6,7 +6,8 @@
 - ``POST /v1/memories/search``: the caller's nearest memories.
 - ``GET /v1/memories``: export every memory of the caller.
 - ``DELETE /v1/memories``: erase every memory of the caller.
-- ``POST /v1/embeddings``: embed texts with the service's model (used by the router).
+
+``POST /v1/embeddings`` is shared by both domains: :mod:`meshline.memory.embedding_api`.
 """
 
 from __future__ import annotations
@@ -20,26 +21,16 @@ from redis.exceptions import RedisError
 from meshline.contracts.memory import MemorySearch, MemoryWrite
 from meshline.embeddings import Embedder
 from meshline.errors import ServiceUnavailable
-from meshline.memory.api_models import (
-    EmbeddingItem,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    MemoriesDeleted,
-    MemoryAccepted,
-    MemoryExport,
-    MemorySearchResult,
-    StoredMemory,
-)
-from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_jobs
+from meshline.memory.memories.models import MemoriesDeleted, MemoryAccepted, MemoryExport, MemorySearchResult
+from meshline.memory.memories.store import MemoryStore
+from meshline.memory.memories.write_stream import MemoryWriteJob, enqueue_write, store_jobs
 from meshline.memory.settings import MemorySettings
-from meshline.memory.store import MemoryStore
 from meshline.service.auth import Identity, require_identity
 from meshline.service.scopes import MEMORIES_READ, MEMORIES_WRITE
 
 router = APIRouter(prefix="/v1", tags=["memory"])
 Reader = Annotated[Identity, Depends(require_identity(MEMORIES_READ))]
 Writer = Annotated[Identity, Depends(require_identity(MEMORIES_WRITE))]
-Caller = Annotated[Identity, Depends(require_identity())]  # any memory-audience token: embeddings reveal no data
 
 
 def _embedder(request: Request) -> Embedder:
@@ -89,20 +80,10 @@ async def search_memories(body: MemorySearch, request: Request, caller: Reader) 
 async def export_memories(request: Request, caller: Reader) -> MemoryExport:
     """Every memory of the caller, oldest first (stored but still queued writes are not included)."""
     memories = await _store(request).export(caller.tenant, caller.user)
-    return MemoryExport(memories=[StoredMemory.model_validate(m) for m in memories])
+    return MemoryExport(memories=memories)
 
 
 @router.delete("/memories", response_model=MemoriesDeleted)
 async def delete_memories(request: Request, caller: Writer) -> MemoriesDeleted:
     """Erase every stored memory of the caller."""
     return MemoriesDeleted(deleted=await _store(request).delete_user(caller.tenant, caller.user))
-
-
-@router.post("/embeddings", response_model=EmbeddingResponse)
-async def embeddings(body: EmbeddingRequest, request: Request, caller: Caller) -> EmbeddingResponse:
-    """Normalised embeddings of ``input`` with the service's model (OpenAI-style response)."""
-    embedder = _embedder(request)
-    vectors = await embedder.embed(body.texts())
-    return EmbeddingResponse(
-        model=embedder.model, data=[EmbeddingItem(index=i, embedding=v) for i, v in enumerate(vectors)]
-    )

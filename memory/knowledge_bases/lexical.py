@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
-from meshline.memory.knowledge import KnowledgeStore, StoredChunk
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore, StoredChunk
 
 GENERATION_KEY = "meshline:memory:kbgen:"
 
@@ -89,7 +89,7 @@ class LexicalIndex:
 class LexicalIndexes:
     """One cached :class:`LexicalIndex` per collection, rebuilt when its generation moves."""
 
-    def __init__(self, store: KnowledgeStore, redis: aioredis.Redis) -> None:
+    def __init__(self, store: KnowledgeBaseStore, redis: aioredis.Redis) -> None:
         self.store = store
         self.redis = redis
         self._indexes: dict[str, LexicalIndex] = {}

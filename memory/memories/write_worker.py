@@ -12,12 +12,12 @@ import logging
 import redis.asyncio as aioredis
 
 from meshline.embeddings import Embedder
-from meshline.memory.memory_stream import MemoryWriteJob, store_jobs
+from meshline.memory.memories.store import MemoryStore
+from meshline.memory.memories.write_stream import MemoryWriteJob, store_jobs
 from meshline.memory.settings import MemorySettings
-from meshline.memory.store import MemoryStore
 from meshline.memory.stream_consumer import Entry, StreamConfig, StreamConsumer
 
-log = logging.getLogger("meshline.memory.worker")
+log = logging.getLogger(__name__)
 
 
 class MemoryWorker(StreamConsumer):

@@ -11,14 +11,14 @@ decides whose collection it is. Ingestion bodies are JSON documents or multipart
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 
-from meshline.contracts.knowledge import CollectionInfo, IngestRequest, JobAccepted, JobStatus
+from meshline.contracts.knowledge_bases import CollectionInfo, IngestRequest, JobAccepted, JobStatus
 from meshline.errors import Unprocessable
 from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.identity import acting_user
@@ -42,7 +42,7 @@ class Multipart:
     content_type: str
 
 
-class KnowledgeProxy:
+class KnowledgeBaseProxy:
     """Forwards knowledge-base calls to the memory service with a tenant-scoped service token."""
 
     def __init__(self, client: ServiceClient, issuer: ServiceTokenIssuer, memory_url: str) -> None:
@@ -55,8 +55,13 @@ class KnowledgeProxy:
         return self.issuer.issue(tenant=principal.tenant, user=user, scopes=[scope], audience="memory")
 
     async def forward(
-        self, principal: Principal, method: str, path: str, json: Any = None, multipart: Multipart | None = None
-    ) -> Any:
+        self,
+        principal: Principal,
+        method: str,
+        path: str,
+        json: JsonValue = None,
+        multipart: Multipart | None = None,
+    ) -> JsonValue:
         """One call to the memory service for the key's tenant: reads with ``knowledge:read``, the rest
         with ``knowledge:write``."""
         scope = KNOWLEDGE_READ if method == "GET" else KNOWLEDGE_WRITE
@@ -71,11 +76,12 @@ class KnowledgeProxy:
             idempotent=method in ("GET", "DELETE"),
         )
         raise_for_problem(response)
-        return response.json() if response.content else None
+        answer: JsonValue = response.json() if response.content else None
+        return answer
 
 
-def _proxy(request: Request) -> KnowledgeProxy:
-    proxy: KnowledgeProxy = request.app.state.knowledge_proxy
+def _proxy(request: Request) -> KnowledgeBaseProxy:
+    proxy: KnowledgeBaseProxy = request.app.state.kb_proxy
     return proxy
 
 

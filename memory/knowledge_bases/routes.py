@@ -13,32 +13,20 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from redis.exceptions import RedisError
-from starlette.datastructures import UploadFile
 
-from meshline.contracts.knowledge import (
-    MAX_DOCUMENTS_PER_REQUEST,
-    CollectionInfo,
-    IngestRequest,
-    JobAccepted,
-    JobStatus,
-    SearchRequest,
-    SearchResult,
-)
+from meshline.contracts.knowledge_bases import CollectionInfo, JobAccepted, JobStatus, SearchRequest, SearchResult
 from meshline.errors import MeshlineError, ServiceUnavailable, Unprocessable
-from meshline.memory.documents import format_for
-from meshline.memory.ingest_metrics import IngestMetrics
-from meshline.memory.ingestion import IngestDocument, enqueue_documents
-from meshline.memory.jobs import JobBook
-from meshline.memory.knowledge import KnowledgeStore, check_collection_name
-from meshline.memory.search import KnowledgeSearch
+from meshline.memory.knowledge_bases.ingest_stream import enqueue_documents
+from meshline.memory.knowledge_bases.jobs import JobBook
+from meshline.memory.knowledge_bases.metrics import IngestMetrics
+from meshline.memory.knowledge_bases.search import KnowledgeBaseSearch
+from meshline.memory.knowledge_bases.store import KnowledgeBaseStore, check_collection_name
+from meshline.memory.knowledge_bases.uploads import uploads_from_form, uploads_from_json
 from meshline.memory.settings import MemorySettings
 from meshline.service.auth import Identity, require_identity
 from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
@@ -48,73 +36,19 @@ Reader = Annotated[Identity, Depends(require_identity(KNOWLEDGE_READ))]
 Writer = Annotated[Identity, Depends(require_identity(KNOWLEDGE_WRITE))]
 
 
-def _documents_from_json(body: Any) -> list[IngestDocument]:
-    try:
-        request = IngestRequest.model_validate(body)
-    except ValidationError as exc:
-        raise Unprocessable(f"invalid ingestion request: {exc.errors()[0]['msg']}", code="invalid_documents") from exc
-    out = []
-    for doc in request.documents:
-        binary = doc.content_base64 is not None
-        out.append(
-            IngestDocument(
-                job="",
-                tenant="",
-                collection="",
-                position=0,
-                id=doc.id,
-                content=doc.content_base64 if binary else (doc.text or ""),  # type: ignore[arg-type]
-                format=doc.format,
-                binary=binary,
-                title=doc.title,
-                metadata_json=json.dumps(doc.metadata),
-            )
-        )
-    return out
-
-
-async def _documents_from_form(request: Request) -> list[IngestDocument]:
-    form = await request.form()
-    metadata = form.get("metadata")
-    metadata_json = metadata if isinstance(metadata, str) else "{}"
-    out = []
-    for item in form.getlist("files"):
-        if not isinstance(item, UploadFile) or not item.filename:
-            raise Unprocessable("every 'files' part must be a file with a name", code="invalid_documents")
-        data = await item.read()
-        out.append(
-            IngestDocument(
-                job="",
-                tenant="",
-                collection="",
-                position=0,
-                id=item.filename,
-                content=base64.b64encode(data).decode("ascii"),
-                format=format_for(item.filename, item.content_type),
-                binary=True,
-                metadata_json=metadata_json,
-            )
-        )
-    if not out:
-        raise Unprocessable("no files: send multipart parts named 'files'", code="invalid_documents")
-    if len(out) > MAX_DOCUMENTS_PER_REQUEST:
-        raise Unprocessable(f"at most {MAX_DOCUMENTS_PER_REQUEST} files per request", code="invalid_documents")
-    return out
-
-
 @router.post("/collections/{name}/documents", status_code=202, response_model=JobAccepted)
 async def ingest_documents(name: str, request: Request, caller: Writer) -> JSONResponse:
     """Queue documents for ingestion into the caller's collection ``name``; 202 with the job."""
     check_collection_name(name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        documents = await _documents_from_form(request)
+        documents = await uploads_from_form(request)
     else:
         try:
             body = await request.json()
         except ValueError as exc:
             raise Unprocessable("the body must be JSON or multipart/form-data", code="invalid_documents") from exc
-        documents = _documents_from_json(body)
+        documents = uploads_from_json(body)
     settings: MemorySettings = request.app.state.settings
     jobs: JobBook = request.app.state.jobs
     try:
@@ -139,14 +73,14 @@ async def job_status(job_id: str, request: Request, caller: Reader) -> JobStatus
 @router.get("/collections/{name}", response_model=CollectionInfo)
 async def collection_info(name: str, request: Request, caller: Reader) -> CollectionInfo:
     """How many chunks the caller's tenant's collection holds (0 when it does not exist yet)."""
-    store: KnowledgeStore = request.app.state.knowledge
+    store: KnowledgeBaseStore = request.app.state.kb_store
     return CollectionInfo(name=name, chunks=await store.count(caller.tenant, name))
 
 
 @router.delete("/collections/{name}", status_code=204)
 async def delete_collection(name: str, request: Request, caller: Writer) -> Response:
     """Delete the caller's tenant's collection ``name`` with every chunk (404 when there is none)."""
-    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    searcher: KnowledgeBaseSearch = request.app.state.kb_search
     await searcher.store.delete_collection(caller.tenant, name)
     await searcher.lexical.forget(searcher.store.chroma_name(caller.tenant, name))
     return Response(status_code=204)
@@ -155,7 +89,7 @@ async def delete_collection(name: str, request: Request, caller: Writer) -> Resp
 @router.delete("/collections/{name}/documents/{document_id:path}", status_code=204)
 async def delete_document(name: str, document_id: str, request: Request, caller: Writer) -> Response:
     """Delete one document's chunks from the caller's tenant's collection (404 when it has none)."""
-    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    searcher: KnowledgeBaseSearch = request.app.state.kb_search
     await searcher.store.delete_document(caller.tenant, name, document_id)
     await searcher.lexical.bump(searcher.store.chroma_name(caller.tenant, name))
     return Response(status_code=204)
@@ -164,5 +98,5 @@ async def delete_document(name: str, document_id: str, request: Request, caller:
 @router.post("/search", response_model=SearchResult)
 async def search(body: SearchRequest, request: Request, caller: Reader) -> SearchResult:
     """The ``k`` best chunks of the caller's tenant's collection for ``query``."""
-    searcher: KnowledgeSearch = request.app.state.knowledge_search
+    searcher: KnowledgeBaseSearch = request.app.state.kb_search
     return SearchResult(mode=body.mode, hits=await searcher.search(caller.tenant, body))

@@ -1,10 +1,7 @@
-"""Chroma collections namespaced per tenant, and the user-memory operations on them.
+"""Chroma collections namespaced per tenant, shared by user memories and knowledge bases.
 
-Tenant ``T``'s records of a kind (``memories``, later ``kb``...) live in the collection
+Tenant ``T``'s records of a kind (``memories``, ``kb_<name>``) live in the collection
 ``t_<sha1(T)[:16]>_<kind>``, so one tenant's data is never in another tenant's collection.
-Inside a collection every record names its ``user`` and every read filters on it. Record ids
-are ``<sha1(user)[:16]>:<id>``, so two users of a tenant may use the same memory id, and a
-repeated write of an id (stream redelivery) replaces the record instead of duplicating it.
 
 Chroma's client is synchronous: every call runs in a worker thread with a timeout.
 """
@@ -14,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,33 +21,30 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
-from meshline.contracts.memory import MemoryHit
+from meshline.contracts.memory import MetadataScalar, StoredMetadata
 from meshline.embeddings import Embedder
 from meshline.embeddings.chroma import ChromaEmbeddingFunction
 from meshline.errors import MeshlineError, ServiceUnavailable
 from meshline.memory.settings import MemorySettings
 
-MEMORIES = "memories"
-EXPORT_PAGE = 1000
-log = logging.getLogger("meshline.memory.store")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _digest(value: str) -> str:
+def digest(value: str) -> str:
+    """A short stable digest of ``value`` (sha1, 16 hex digits), for names and ids."""
     return hashlib.sha1(value.encode()).hexdigest()[:16]
 
 
 def collection_name(tenant: str, kind: str) -> str:
     """Chroma collection holding ``kind`` records of ``tenant`` (a valid Chroma name)."""
-    return f"t_{_digest(tenant)}_{kind}"
+    return f"t_{digest(tenant)}_{kind}"
 
 
-def record_id(user: str, memory_id: str) -> str:
-    return f"{_digest(user)}:{memory_id}"
-
-
-def memory_id(stored_id: str) -> str:
-    return stored_id.partition(":")[2] or stored_id
+def stored_metadata(meta: Mapping[str, object] | None) -> StoredMetadata:
+    """A record's metadata as read back: the scalars (and nulls). The API writes only flat
+    scalars, so nothing else is there unless written to Chroma around the service."""
+    return {k: v for k, v in (meta or {}).items() if v is None or isinstance(v, MetadataScalar)}
 
 
 def open_chroma_client(settings: MemorySettings) -> ClientAPI:
@@ -151,96 +144,3 @@ class TenantCollections:
             found = await self.call(self._open_sync, name, kind)
             self._collections[name] = found
         return found
-
-
-@dataclass(frozen=True)
-class MemoryRecord:
-    """One memory as stored: caller metadata plus ``user`` and ``created_at`` (epoch seconds)."""
-
-    id: str
-    user: str
-    text: str
-    created_at: float
-    metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
-
-    def chroma_metadata(self) -> dict[str, str | int | float | bool]:
-        # Reserved keys are set last so caller metadata cannot forge ownership.
-        return {**self.metadata, "user": self.user, "created_at": self.created_at}
-
-
-class MemoryStore:
-    """The user memories of every tenant (``memories`` collections)."""
-
-    def __init__(self, collections: TenantCollections) -> None:
-        self.collections = collections
-
-    async def upsert(self, tenant: str, records: Sequence[MemoryRecord], embeddings: Sequence[list[float]]) -> None:
-        """Insert or replace ``records`` (same id = same record) with their precomputed vectors."""
-        if not records:
-            return
-        collection = await self.collections.collection(tenant, MEMORIES)
-        vectors: list[Sequence[float] | Sequence[int]] = [list(e) for e in embeddings]
-        await self.collections.call(
-            lambda: collection.upsert(
-                ids=[record_id(r.user, r.id) for r in records],
-                documents=[r.text for r in records],
-                embeddings=vectors,
-                metadatas=[r.chroma_metadata() for r in records],
-            )
-        )
-
-    async def search(self, tenant: str, user: str, embedding: list[float], k: int) -> list[MemoryHit]:
-        """The ``k`` memories of ``user`` nearest to ``embedding``; score = cosine similarity."""
-        collection = await self.collections.collection(tenant, MEMORIES)
-        query: list[Sequence[float] | Sequence[int]] = [embedding]
-        result = await self.collections.call(
-            lambda: collection.query(
-                query_embeddings=query,
-                n_results=k,
-                where={"user": user},
-                include=["documents", "metadatas", "distances"],
-            )
-        )
-        ids = result["ids"][0]
-        documents = (result["documents"] or [[]])[0]
-        metadatas = (result["metadatas"] or [[]])[0]
-        distances = (result["distances"] or [[]])[0]
-        return [
-            MemoryHit(id=memory_id(i), text=doc or "", score=1.0 - float(dist), metadata=dict(meta or {}))
-            for i, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
-        ]
-
-    async def export(self, tenant: str, user: str) -> list[dict[str, Any]]:
-        """Every memory of ``user``, oldest first."""
-        collection = await self.collections.collection(tenant, MEMORIES)
-
-        def read_all() -> list[dict[str, Any]]:
-            out: list[dict[str, Any]] = []
-            offset = 0
-            while True:
-                page = collection.get(
-                    where={"user": user}, include=["documents", "metadatas"], limit=EXPORT_PAGE, offset=offset
-                )
-                documents = page["documents"] or []
-                metadatas = page["metadatas"] or []
-                for i, doc, meta in zip(page["ids"], documents, metadatas, strict=True):
-                    out.append({"id": memory_id(i), "text": doc, "metadata": dict(meta or {})})
-                if len(page["ids"]) < EXPORT_PAGE:
-                    return out
-                offset += EXPORT_PAGE
-
-        memories = await self.collections.call(read_all)
-        memories.sort(key=lambda m: float(m["metadata"].get("created_at", 0.0)))
-        return memories
-
-    async def delete_user(self, tenant: str, user: str) -> int:
-        """Erase every memory of ``user``; returns how many were deleted."""
-        collection = await self.collections.collection(tenant, MEMORIES)
-
-        def erase() -> int:
-            ids = collection.get(where={"user": user}, include=[])["ids"]
-            if ids:
-                collection.delete(ids=ids)
-            return len(ids)
-
-        return await self.collections.call(erase)

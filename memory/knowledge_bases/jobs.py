@@ -4,7 +4,7 @@ Keys (``<p>`` = ``meshline:memory:job:<id>``): ``<p>`` hash (tenant, collection,
 failed, created_at), ``<p>:seen`` set of document positions already counted, ``<p>:errors``
 list of JSON errors. A document is counted by a Lua script (add to ``seen``; only if new,
 increment ``done`` or ``failed``, record the error and release its share of the ingestion
-quotas, see :mod:`meshline.memory.ingest_quota`), so a document redelivered after a crash is
+quotas, see :mod:`meshline.memory.knowledge_bases.quota`), so a document redelivered after a crash is
 never counted, nor released, twice. Jobs are created with their entries by the quota script.
 """
 
@@ -16,9 +16,9 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from meshline.contracts.knowledge import JobError, JobState, JobStatus
+from meshline.contracts.knowledge_bases import JobError, JobState, JobStatus
 from meshline.errors import NotFound
-from meshline.memory.ingest_quota import QUEUED_KEY, RELEASE_LUA, tenant_queued_key
+from meshline.memory.knowledge_bases.quota import QUEUED_KEY, RELEASE_LUA, tenant_queued_key
 
 JOB_PREFIX = "meshline:memory:job:"
 MAX_ERRORS_SHOWN = 100

@@ -1,7 +1,7 @@
 """The child side of the parse sandbox: a worker process that decodes one document at a time.
 
-``python -m meshline.memory.parse_sandbox LIMITS_JSON [module:function]``, started by
-:class:`meshline.memory.parse_pool.ParsePool` as a fresh interpreter (so it holds none of the
+``python -m meshline.memory.knowledge_bases.parse_sandbox LIMITS_JSON [module:function]``, started by
+:class:`meshline.memory.knowledge_bases.parse_pool.ParsePool` as a fresh interpreter (so it holds none of the
 service's torch threads or memory). It confines itself before reading any document: an
 address-space cap (``RLIMIT_AS``: an allocation beyond it is a ``MemoryError``), no core files,
 and before each document a CPU-time budget (``RLIMIT_CPU``'s soft limit, moved to "CPU used so
@@ -10,7 +10,7 @@ expression). The parent adds the wall-clock limit and replaces a worker that die
 
 Requests and replies are length-prefixed JSON frames on stdin/stdout, not pickle: the parent
 must not unpickle what a process that reads untrusted documents wrote. Only the standard
-library and :mod:`meshline.memory.documents` are imported here (pypdf on the first PDF), so a
+library and the decoding and chunking modules are imported here (pypdf on the first PDF), so a
 worker starts fast and small.
 """
 
@@ -27,9 +27,10 @@ import struct
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO, TypedDict
 
-from meshline.memory.documents import DecodeLimits, DocumentError, chunk_text, decode
+from meshline.memory.knowledge_bases.chunking import chunk_text
+from meshline.memory.knowledge_bases.decoding import DecodeLimits, DocumentError, decode
 
 MIB = 1024 * 1024
 MAX_REASON_CHARS = 500
@@ -67,6 +68,14 @@ class ParseRequest:
 
 
 Target = Callable[[ParseRequest, SandboxLimits], tuple[str, list[str]]]
+
+
+class Reply(TypedDict, total=False):
+    """One reply frame: the title and pieces, or the reason the document failed (``ParseReply`` in the pool)."""
+
+    title: str
+    pieces: list[str]
+    error: str
 
 
 def parse_document(request: ParseRequest, limits: SandboxLimits) -> tuple[str, list[str]]:
@@ -115,7 +124,7 @@ def load_target(spec: str) -> Target:
     return target
 
 
-def _answer(target: Target, request: ParseRequest, limits: SandboxLimits) -> tuple[dict[str, Any], bool]:
+def _answer(target: Target, request: ParseRequest, limits: SandboxLimits) -> tuple[Reply, bool]:
     """The reply to one request, and whether this worker may take another document."""
     try:
         title, pieces = target(request, limits)

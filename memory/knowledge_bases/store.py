@@ -1,7 +1,7 @@
-"""Knowledge-base collections: a tenant's named collections of document chunks in Chroma.
+"""The chunks of every tenant's knowledge bases: one Chroma collection per knowledge base.
 
 Collection ``<name>`` of tenant ``T`` is the Chroma collection of kind ``kb_<name>`` (see
-:func:`meshline.memory.store.collection_name`), so a tenant can only ever reach its own. Chunk
+:func:`meshline.memory.chroma.collection_name`), so a tenant can only ever reach its own. Chunk
 ids are ``<document id>#<index>``; every chunk's metadata names its ``doc_id``, ``title`` and
 ``chunk`` index (set last, so caller metadata cannot forge them).
 """
@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Where
 
+from meshline.contracts.memory import StoredMetadata
 from meshline.errors import NotFound, Unprocessable
-from meshline.memory.documents import Chunk
-from meshline.memory.store import TenantCollections, collection_name
+from meshline.memory.chroma import TenantCollections, collection_name, stored_metadata
+from meshline.memory.knowledge_bases.chunking import Chunk
 
 KB_PREFIX = "kb_"
 DEFAULT_COLLECTION = "default"
@@ -44,11 +45,11 @@ class StoredChunk:
 
     id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: StoredMetadata
     score: float = 0.0
 
 
-class KnowledgeStore:
+class KnowledgeBaseStore:
     """Document chunks of every tenant's knowledge bases."""
 
     def __init__(self, collections: TenantCollections) -> None:
@@ -99,7 +100,7 @@ class KnowledgeStore:
         name: str,
         vector: list[float],
         n: int,
-        where: dict[str, Any] | None,
+        where: Where | None,
         *,
         with_text: bool = True,
     ) -> list[StoredChunk]:
@@ -118,7 +119,7 @@ class KnowledgeStore:
         metadatas = (result["metadatas"] or [[{}] * len(ids)])[0]
         distances = (result["distances"] or [[]])[0]
         return [
-            StoredChunk(i, doc or "", dict(meta or {}), 1.0 - float(dist))
+            StoredChunk(i, doc or "", stored_metadata(meta), 1.0 - float(dist))
             for i, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
 
@@ -131,7 +132,7 @@ class KnowledgeStore:
         documents = page["documents"] or []
         metadatas = page["metadatas"] or []
         return [
-            StoredChunk(i, doc or "", dict(meta or {}))
+            StoredChunk(i, doc or "", stored_metadata(meta))
             for i, doc, meta in zip(page["ids"], documents, metadatas, strict=True)
         ]
 
@@ -147,14 +148,14 @@ class KnowledgeStore:
                 documents = page["documents"] or []
                 metadatas = page["metadatas"] or []
                 for i, doc, meta in zip(page["ids"], documents, metadatas, strict=True):
-                    out.append(StoredChunk(i, doc or "", dict(meta or {})))
+                    out.append(StoredChunk(i, doc or "", stored_metadata(meta)))
                 if len(page["ids"]) < PAGE:
                     return out
                 offset += PAGE
 
         return await self.collections.call(read_all)
 
-    async def matching_ids(self, tenant: str, name: str, where: dict[str, Any]) -> set[str]:
+    async def matching_ids(self, tenant: str, name: str, where: Where) -> set[str]:
         """Ids of the chunks passing a metadata filter (Chroma's ``where`` syntax)."""
         collection = await self.collection(tenant, name)
         return set(await self.collections.call(lambda: collection.get(where=where, include=[])["ids"]))

@@ -1,7 +1,7 @@
 """Memory writes as Redis Stream entries: encoding, enqueueing, and applying them to the store.
 
 ``POST /v1/memories`` appends one entry per write to the stream (``settings.stream_key``);
-the worker (:mod:`meshline.memory.worker`) consumes it with a consumer group. Entry fields:
+the worker (:mod:`meshline.memory.memories.write_worker`) consumes it with a consumer group. Entry fields:
 ``tenant``, ``user``, ``id``, ``text``, ``metadata`` (JSON object) and ``created_at``.
 """
 
@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from meshline.contracts.memory import MemoryWrite
+from meshline.contracts.memory import MemoryWrite, MetadataScalar
 from meshline.embeddings import Embedder
-from meshline.memory.store import MemoryRecord, MemoryStore
-
-Scalar = str | int | float | bool
+from meshline.memory.memories.store import MemoryRecord, MemoryStore
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class MemoryWriteJob:
     id: str
     text: str
     created_at: float
-    metadata: dict[str, Scalar] = field(default_factory=dict)
+    metadata: dict[str, MetadataScalar] = field(default_factory=dict)
 
     @classmethod
     def accept(cls, tenant: str, user: str, write: MemoryWrite) -> MemoryWriteJob:
@@ -71,7 +69,7 @@ class MemoryWriteJob:
             )
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"malformed memory write entry: {exc}") from exc
-        if not isinstance(metadata, dict) or not all(isinstance(v, Scalar) for v in metadata.values()):
+        if not isinstance(metadata, dict) or not all(isinstance(v, MetadataScalar) for v in metadata.values()):
             raise ValueError("memory write metadata must be a flat JSON object of scalars")
         if not (job.tenant and job.user and job.id and job.text):
             raise ValueError("memory write entry lacks tenant, user, id or text")

@@ -5,9 +5,11 @@ The tenant always comes from the service token; a collection name is local to it
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
+
+from meshline.contracts.memory import StoredMetadata
 
 DocumentFormat = Literal["text", "markdown", "html", "pdf"]
 SearchMode = Literal["dense", "lexical", "hybrid"]
@@ -24,7 +26,9 @@ class DocumentIn(BaseModel):
     content_base64: str | None = Field(default=None, description="The file's bytes (required for PDF).")
     format: DocumentFormat = "text"
     title: str = Field(default="", max_length=500, description="Default: the document's own title, else its id.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Flat: strings, numbers, booleans (anything else fails the document)."
+    )
 
 
 class IngestRequest(BaseModel):
@@ -65,7 +69,7 @@ class SearchRequest(BaseModel):
     collection: str = "default"
     k: int = Field(default=10, ge=1, le=200)
     mode: SearchMode = "hybrid"
-    where: dict[str, Any] | None = Field(default=None, description="Chroma metadata filter, e.g. {'lang': 'en'}.")
+    where: dict[str, JsonValue] | None = Field(default=None, description="Chroma metadata filter, e.g. {'lang': 'en'}.")
 
 
 class SearchHit(BaseModel):
@@ -77,7 +81,7 @@ class SearchHit(BaseModel):
         default=None, description="Cosine similarity, when the dense retriever ranked it."
     )
     text: str
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: StoredMetadata = Field(default_factory=dict)
 
 
 class SearchResult(BaseModel):

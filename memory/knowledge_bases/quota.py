@@ -4,7 +4,7 @@ One Lua script checks the caps, counts the documents and bytes, creates the job 
 entries, so concurrent requests cannot both pass a cap and no job exists without its entries.
 The counters (hashes with fields ``docs`` and ``bytes``: ``meshline:memory:ingest:queued`` for
 the stream, ``...:queued:<tenant>`` per tenant) go down when a document is counted done or
-failed in its job, by the same script that counts it once (:mod:`meshline.memory.jobs`), so a
+failed in its job, by the same script that counts it once (:mod:`meshline.memory.knowledge_bases.jobs`), so a
 redelivered document never releases twice. The stream is never trimmed: entries are deleted
 only once handled, and a full stream refuses new work instead (backpressure: 503 with
 Retry-After), so no unprocessed document is silently dropped.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from meshline.contracts.knowledge import CollectionInfo, DocumentFormat, JobAccepted, JobStatus
+from pydantic import JsonValue
+
+from meshline.contracts.knowledge_bases import CollectionInfo, DocumentFormat, DocumentIn, JobAccepted, JobStatus
 
 if TYPE_CHECKING:
     from meshline.sdk.client import Client
@@ -20,28 +22,39 @@ FORMATS: dict[str, DocumentFormat] = {
     ".htm": "html",
     ".pdf": "pdf",
 }
+Document = DocumentIn | Mapping[str, JsonValue]
+"""A document to ingest: a :class:`DocumentIn`, or its JSON form as a dict."""
 
 
-def document_from_file(path: Path, doc_id: str | None = None) -> dict[str, Any]:
-    """A JSON document for ``path``: text files as text, PDFs as base64; the id defaults to the file's stem."""
+def document_from_file(path: Path, doc_id: str | None = None) -> DocumentIn:
+    """A document for ``path``: text files as text, PDFs as base64; the id defaults to the file's stem."""
     fmt = FORMATS.get(path.suffix.lower(), "text")
-    doc: dict[str, Any] = {"id": doc_id or path.stem, "format": fmt, "metadata": {"source": path.name}}
+    doc_id = doc_id or path.stem
+    metadata: dict[str, JsonValue] = {"source": path.name}
+    # Not validated here: the service checks every document, so a bad one is its 422 like any other.
     if fmt == "pdf":
-        doc["content_base64"] = base64.b64encode(path.read_bytes()).decode("ascii")
-    else:
-        doc["text"] = path.read_text(encoding="utf-8", errors="replace")
-    return doc
+        content = base64.b64encode(path.read_bytes()).decode("ascii")
+        return DocumentIn.model_construct(id=doc_id, format=fmt, metadata=metadata, content_base64=content)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return DocumentIn.model_construct(id=doc_id, format=fmt, metadata=metadata, text=text)
 
 
-class Knowledge:
-    """Knowledge-base collections of the key's tenant (needs the ``ingest`` scope)."""
+def _wire(document: Document) -> JsonValue:
+    if isinstance(document, DocumentIn):
+        return document.model_dump(mode="json", exclude_unset=True)
+    return dict(document)
+
+
+class KnowledgeBases:
+    """Knowledge-base collections of the key's tenant (``client.knowledge``; needs the ``ingest`` scope)."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def ingest(self, documents: Iterable[dict[str, Any]], collection: str = "default") -> JobAccepted:
-        """Queue documents (dicts with ``id``, ``text`` or ``content_base64``, ``format``, ``title``, ``metadata``)."""
-        body = {"documents": list(documents)}
+    def ingest(self, documents: Iterable[Document], collection: str = "default") -> JobAccepted:
+        """Queue documents (:class:`DocumentIn`, or dicts with ``id``, ``text`` or ``content_base64``,
+        ``format``, ``title``, ``metadata``)."""
+        body = {"documents": [_wire(doc) for doc in documents]}
         response = self._client._request("POST", f"/v1/collections/{quote(collection, safe='')}/documents", json=body)
         return JobAccepted.model_validate_json(response.content)
 
