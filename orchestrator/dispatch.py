@@ -17,11 +17,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, PendingCall, ToolBinding, ToolCallRecord
+from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.dispatch_outcome import DispatchFailure, DispatchOutcome
 from meshline.orchestrator.pending import PENDING_TTL_S, PendingCalls
@@ -139,8 +138,7 @@ class AgentCaller:
         self, agent: str, uses: list[str], task: AgentTask, pending_key: str, tenant: str, user: str
     ) -> AgentTask:
         """The task with this turn's tool bindings, hop tokens and the agent's open question."""
-        raw = await self.pending.get(pending_key)
-        pending = PendingCall.model_validate(raw) if raw is not None else None
+        pending = await self.pending.get(pending_key)
         tools = await self.tool_bindings(agent, uses, tenant, user)
         return task.model_copy(update={"tools": tools, "tokens": self.hop_tokens(tenant, user), "pending": pending})
 
@@ -165,7 +163,7 @@ class AgentCaller:
                 log.warning("fallback %s for %s failed too: %s (%s)", fallback, agent, exc.detail, exc.code)
             else:
                 self._count_fallback(agent, fallback)
-                result.metadata["fallback_for"] = agent
+                result.fallback_for = agent
                 return DispatchOutcome(result, failure)
         self._count_fallback(agent, "degraded")
         text = (
@@ -188,7 +186,7 @@ class AgentCaller:
         token = self.agent_token(agent, tenant, user)
         result = await self._invoke(agent, task, tenant, token, on_delta, on_tool)
         # Confirmed or cancelled: closed; asked again or left open: kept, its clock running on; a new one replaces it.
-        await self.pending.settle(pending_key, _wire(task.pending), _wire(result.pending))
+        await self.pending.settle(pending_key, task.pending, result.pending)
         return result
 
     async def _invoke(
@@ -276,12 +274,7 @@ def _for_fallback(task: AgentTask, agent: str, failure: MeshlineError) -> AgentT
         "carried out at the moment; never claim to have done them."
     )
     messages = [{"role": "system", "content": note}, *task.messages]
-    return task.model_copy(update={"messages": messages, "metadata": {**task.metadata, "fallback_for": agent}})
-
-
-def _wire(call: PendingCall | None) -> dict[str, Any] | None:
-    """A pending call as the store keeps it (JSON)."""
-    return call.model_dump(mode="json") if call is not None else None
+    return task.model_copy(update={"messages": messages})
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

@@ -156,7 +156,7 @@ class TurnRunner:
             usage=usage,
             trace_id=current_context().trace_id,
             degraded=bool(state.get("errors")),
-            fallbacks={str(r.metadata["fallback_for"]): r.agent for r in results if r.metadata.get("fallback_for")},
+            fallbacks={r.fallback_for: r.agent for r in results if r.fallback_for},
         )
 
     async def thread(self, actor: Actor, thread_id: str) -> ThreadView:

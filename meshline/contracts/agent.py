@@ -74,7 +74,6 @@ class AgentTask(BaseModel):
     tools: list[ToolBinding] = Field(default_factory=list)
     tokens: HopTokens = Field(default_factory=HopTokens)
     pending: PendingCall | None = Field(default=None, description="The question this agent left open on the thread.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class Usage(BaseModel):
@@ -103,8 +102,8 @@ class AgentResult(BaseModel):
     pending: PendingCall | None = Field(
         default=None, description="A call waiting for the user's yes; the orchestrator keeps it for the thread."
     )
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Orchestrator notes on the result (e.g. ``fallback_for``)."
+    fallback_for: str | None = Field(
+        default=None, description="Set by the orchestrator: the agent this result stands in for (a fallback answered)."
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from meshline.contracts.agent import PendingCall
 from meshline.orchestrator.app import build_caller
 from meshline.orchestrator.identity import Actor
 from meshline.orchestrator.pending import PendingCalls
@@ -20,7 +21,7 @@ from meshline.resilience.client import ServiceClient
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
 
-CALL = {"id": "call-1", "service": "commerce-tools", "tool": "issue_refund", "arguments": {"order_id": "ord-1"}}
+CALL = PendingCall(id="call-1", service="commerce-tools", tool="issue_refund", arguments={"order_id": "ord-1"})
 THREAD = Actor("acme", "alice").thread_key("t1")
 
 
@@ -48,7 +49,7 @@ async def test_leaving_a_question_open_does_not_extend_it(redis: Redis) -> None:
     await redis.pexpire(key, 5_000)  # as if most of its minute had passed
     await pending.settle(key, CALL, CALL)  # asked again, or a turn about something else
     assert 0 < await redis.pttl(key) <= 5_000
-    newer = {**CALL, "id": "call-2"}
+    newer = CALL.model_copy(update={"id": "call-2"})
     await pending.settle(key, CALL, newer)  # a new question: its own clock
     assert await pending.get(key) == newer and await redis.pttl(key) > 5_000
     await pending.settle(key, newer, None)  # confirmed or cancelled

@@ -96,7 +96,7 @@ async def test_threads_are_their_own_users_and_tenants(checkpoints: str) -> None
 async def test_the_turn_states_models_round_trip_and_plain_dict_state_still_loads(checkpoints: str) -> None:
     typed, plain = f"typed-{uuid.uuid4().hex}", f"plain-{uuid.uuid4().hex}"
     route = RouteDecision(agents=["commerce"], method="examples", confidence=0.9)
-    result = AgentResult(task_id="t1", agent="general", content="hi!", metadata={"fallback_for": "commerce"})
+    result = AgentResult(task_id="t1", agent="general", content="hi!", fallback_for="commerce")
     failure = DispatchFailure(agent="commerce", code="circuit_open", retryable=True, message="paused")
     async with orchestrator() as (runner, _):
         config = runner._config(ANN_AT_ACME, typed)

@@ -169,7 +169,7 @@ async def test_a_dead_agent_is_answered_by_its_fallback_told_what_is_unavailable
             await register(redis, "general", live)
             result, error = await ask_commerce(caller, task)
     assert error is not None and error.code == "connect_failed" and "connect" in error.message
-    assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
+    assert result.agent == "general" and result.fallback_for == "commerce"
     told = general.state.tasks[0].messages[0]
     assert told["role"] == "system" and "commerce" in told["content"] and "never claim" in told["content"]
     assert metrics.fallbacks.labels("commerce", "general")._value.get() == 1
@@ -212,4 +212,4 @@ async def test_an_agent_past_its_own_budget_is_cut_and_its_fallback_answers(
             elapsed = time.perf_counter() - started
     assert 0.9 < elapsed < 1.8, elapsed
     assert error is not None and error.code == BUDGET_TIMEOUT and "its own budget of 1s" in error.message
-    assert result.agent == "general" and result.metadata["fallback_for"] == "commerce"
+    assert result.agent == "general" and result.fallback_for == "commerce"

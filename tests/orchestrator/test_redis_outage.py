@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from meshline.cli.ports import free_port
 from meshline.cli.redis_server import start_redis
+from meshline.contracts.agent import PendingCall
 from meshline.contracts.manifest import Manifest
 from meshline.errors import Conflict, ServiceUnavailable
 from meshline.orchestrator.identity import Actor
@@ -104,9 +105,10 @@ async def test_a_question_asked_during_an_outage_can_be_confirmed_after_it(outag
     pending = PendingCalls(redis)
     key = pending.key(Actor("acme", "alice").thread_key("t1"), "commerce")
     outage.kill()
-    await pending.put(key, {"tool": "cancel_order", "arguments": {"order_id": 1042}})
-    assert await pending.get(key) == {"tool": "cancel_order", "arguments": {"order_id": 1042}}
+    call = PendingCall(id="call-1", service="commerce-tools", tool="cancel_order", arguments={"order_id": 1042})
+    await pending.put(key, call)
+    assert await pending.get(key) == call
     outage.restart()
-    assert await pending.get(key) == {"tool": "cancel_order", "arguments": {"order_id": 1042}}
+    assert await pending.get(key) == call
     await pending.put(key, None)  # confirmed: closed everywhere
     assert await pending.get(key) is None

@@ -58,7 +58,7 @@ async def test_a_new_request_is_answered_and_the_question_stays_open(harness: Ha
     harness.llm.turns = ["Refunded 3.00."]
     convo = [*reply(asked, "how fast do you ship?"), {"role": "assistant", "content": other["content"]}]
     done = await harness.invoke([*convo, {"role": "user", "content": "yes"}], pending=pending)
-    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["metadata"] == {}
+    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["fallback_for"] is None
     assert await refunded(harness, order) == 300
 
 

@@ -48,7 +48,9 @@ async def test_asking_for_a_human_opens_a_ticket_after_yes(harness: Harness) -> 
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "yes please"}]
     done = await h.invoke(convo, pending=pending)
     call = done["tool_calls"][0]
-    assert call["status"] == "ok" and call["service"] == "crm" and done["pending"] is None and done["metadata"] == {}
+    assert (
+        call["status"] == "ok" and call["service"] == "crm" and done["pending"] is None and done["fallback_for"] is None
+    )
     ticket = call["result"]
     assert ticket["subject"] == TICKET["subject"] and ticket["status"] == "open"
     assert ticket["id"] in h.llm.requests[-1]["messages"][-1]["content"]  # the model saw the ticket

@@ -77,7 +77,7 @@ async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> N
     harness.llm.turns = ["Done: 5.00 refunded."]
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "yes"}]
     done = await harness.invoke(convo, pending=pending)
-    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["metadata"] == {}
+    assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["fallback_for"] is None
     assert done["content"] == "Done: 5.00 refunded."
     # A crash before the orchestrator cleared the pending call: the same "yes" is replayed.
     again = await harness.invoke(convo, pending=pending)
@@ -92,7 +92,11 @@ async def test_refund_asks_then_no_changes_nothing(harness: Harness) -> None:
     requests_before = len(harness.llm.requests)
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "no, cancel"}]
     declined = await harness.invoke(convo, pending=asked["pending"])
-    assert "nothing was changed" in declined["content"] and declined["pending"] is None and declined["metadata"] == {}
+    assert (
+        "nothing was changed" in declined["content"]
+        and declined["pending"] is None
+        and declined["fallback_for"] is None
+    )
     assert declined["tool_calls"][0]["error"] == "cancelled by the user"
     assert len(harness.llm.requests) == requests_before  # no model call, no tool call
     assert (await harness.tool("get_order", {"order_id": order["id"]}))["refunded_cents"] == 0
