@@ -31,7 +31,7 @@ from meshline.contracts.manifest import ToolSpec
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.service.context import DEADLINE_HEADER, current_context
 
-log = logging.getLogger("meshline.mcp")
+log = logging.getLogger(__name__)
 # What a model may call a function (OpenAI's rule); MCP allows more, the mesh cannot offer those.
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_PAGES = 20  # tools/list pages followed at most: a paginator that never ends cannot hang a registration

@@ -35,7 +35,7 @@ from meshline.service.auth import ServiceTokenIssuer
 from meshline.service.scopes import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
 
-log = logging.getLogger("meshline.orchestrator.dispatch")
+log = logging.getLogger(__name__)
 OnDelta = Callable[[str, str], Awaitable[None] | None]
 OnTool = Callable[[str, ToolCallRecord], Awaitable[None] | None]
 # A replica that died under a call: its stream broke, or ended without a result.

@@ -34,7 +34,7 @@ from meshline.orchestrator.keys import ApiKeyRecord, could_be_minted, digest, ne
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.last_known import REDIS_DOWN
 
-log = logging.getLogger("meshline.orchestrator.key_store")
+log = logging.getLogger(__name__)
 REVOKED_CHANNEL = "meshline:apikeys:revoked"
 DB_TIMEOUT_S = 3.0
 # What an unreachable, restarting or overloaded database raises through SQLAlchemy and its drivers.

@@ -7,7 +7,7 @@ import logging
 from meshline.errors import MeshlineError
 from meshline.resilience.client import ServiceClient, raise_for_problem
 
-log = logging.getLogger("meshline.orchestrator.memory")
+log = logging.getLogger(__name__)
 RECALL_TIMEOUT_S = 3.0
 REMEMBER_TIMEOUT_S = 3.0
 

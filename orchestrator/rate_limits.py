@@ -41,7 +41,7 @@ from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, R
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.last_known import REDIS_DOWN
 
-log = logging.getLogger("meshline.orchestrator.rate_limits")
+log = logging.getLogger(__name__)
 PREFIX = "meshline:limits"
 REDIS_RETRY_S = 1.0  # while Redis is down, ask it again this often (not on every request)
 SLOT_POLL_S = 0.05  # a turn waiting for a slot asks again this often

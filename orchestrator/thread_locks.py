@@ -19,7 +19,7 @@ from redis.exceptions import LockError
 from meshline.errors import Conflict
 from meshline.resilience.last_known import REDIS_DOWN
 
-log = logging.getLogger("meshline.orchestrator.thread_locks")
+log = logging.getLogger(__name__)
 LOCK_KEY = "meshline:thread-lock:{key}"
 LOCK_SLACK_S = 30.0  # a lock outlives its turn's budget by this much, in case its holder dies
 

@@ -39,7 +39,7 @@ from meshline.orchestrator.turn_state import StoredMessage, TurnState, new_turn_
 from meshline.resilience.deadlines import TurnTimeouts
 from meshline.service.context import current_context
 
-log = logging.getLogger("meshline.orchestrator.turns")
+log = logging.getLogger(__name__)
 TurnEvent = RouteEvent | DeltaEvent | ResetEvent | ToolEvent | DoneEvent
 
 

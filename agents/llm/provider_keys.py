@@ -23,7 +23,7 @@ from meshline.agents.llm.config import LlmConfig
 from meshline.agents.llm.versions import CONFIG_KEY, ENV_KEY_PREFIX, DeploymentSpec, ModelVersion
 from meshline.errors import BadRequest
 
-log = logging.getLogger("meshline.llm.keys")
+log = logging.getLogger(__name__)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACES = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from meshline.errors import ServiceUnavailable
 
-log = logging.getLogger("meshline.resilience.last_known")
+log = logging.getLogger(__name__)
 V = TypeVar("V")
 # What a dead, restarting or unreachable Redis raises through redis-py.
 REDIS_DOWN = (RedisError, OSError)

@@ -35,7 +35,7 @@ ReadinessCheck = Callable[[], Awaitable[Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 READINESS_TIMEOUT_S = 2.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-log = logging.getLogger("meshline.service")
+log = logging.getLogger(__name__)
 
 
 async def _run_check(check: ReadinessCheck) -> str:

@@ -17,7 +17,7 @@ from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger("meshline.service")
+log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
     400: ("bad_request", "Bad request"),

@@ -16,7 +16,7 @@ from meshline.errors import MeshlineError
 from meshline.orchestrator.turns import TurnEvent
 from meshline.sse import SSE_MEDIA_TYPE
 
-log = logging.getLogger("meshline.orchestrator.stream")
+log = logging.getLogger(__name__)
 Encoder = Callable[[TurnEvent], list[bytes]]
 ErrorEncoder = Callable[[MeshlineError], bytes]
 

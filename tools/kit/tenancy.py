@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with
 
 from meshline.errors import Forbidden
 
-log = logging.getLogger("meshline.tools.kit")
+log = logging.getLogger(__name__)
 SCOPE_KEY = "meshline.tenant_scope"  # where a session keeps its scope (Session.info)
 
 
