@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from meshline.contracts import Manifest
 from meshline.contracts.manifest import NAME_PATTERN
+from meshline.errors import InvalidConfig
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 MAX_EXAMPLES = 25
 
 
-class ProfileError(ValueError):
+class ProfileError(InvalidConfig, ValueError):
     """A profile that cannot be found or does not validate (a configuration error at startup)."""
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
+from meshline.errors import Unprocessable
+
 if TYPE_CHECKING:  # only the type: the parse sandbox imports this module and should stay light
     from meshline.contracts.knowledge_bases import DocumentFormat
 
@@ -34,7 +36,7 @@ _SKIPPED_TAGS = {"script", "style", "noscript", "template"}
 _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre"}
 
 
-class DocumentError(ValueError):
+class DocumentError(Unprocessable, ValueError):
     """The document cannot be read (bad encoding, broken PDF, no text, bad metadata)."""
 
 

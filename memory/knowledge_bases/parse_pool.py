@@ -32,6 +32,7 @@ from dataclasses import asdict
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
+from meshline.errors import ServiceUnavailable
 from meshline.memory.knowledge_bases.decoding import DecodeLimits, DocumentError
 from meshline.memory.knowledge_bases.metrics import IngestMetrics, ParseOutcome
 from meshline.memory.knowledge_bases.parse_sandbox import (
@@ -65,7 +66,7 @@ def sandbox_limits(settings: MemorySettings) -> SandboxLimits:
     )
 
 
-class ParsePoolClosed(RuntimeError):
+class ParsePoolClosed(ServiceUnavailable, RuntimeError):
     """The pool stopped (the service is shutting down): the document was not judged; retry it."""
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from meshline.errors import Unprocessable
 
-class LabelError(ValueError):
+
+class LabelError(Unprocessable, ValueError):
     """The CSV or the labels file cannot be used (missing columns, unlabelled intents...)."""
 
 

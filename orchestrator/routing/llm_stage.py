@@ -11,13 +11,13 @@ import json
 from collections.abc import Sequence
 
 from meshline.contracts.manifest import Manifest
-from meshline.errors import MeshlineError
+from meshline.errors import MeshlineError, UpstreamError
 from meshline.resilience.client import ServiceClient, raise_for_problem
 
 NONE = "none"
 
 
-class RouteLlmError(Exception):
+class RouteLlmError(UpstreamError):
     """The LLM's choice is unusable; ``reason`` says why (logged, and returned by the admin API)."""
 
     def __init__(self, reason: str) -> None:

@@ -13,10 +13,12 @@ from typing import Literal
 
 from sqlalchemy import Connection, MetaData, inspect
 
+from meshline.errors import InvalidConfig
+
 OutdatedSchemaPolicy = Literal["error", "recreate"]
 
 
-class OutdatedSchema(RuntimeError):
+class OutdatedSchema(InvalidConfig, RuntimeError):
     """Startup error: tables whose shape is older than the service's models."""
 
     def __init__(self, stale: Sequence[str]) -> None:
