@@ -15,6 +15,7 @@ from meshline.memory.memory_stream import MemoryWriteJob, enqueue_write, store_j
 from meshline.memory.settings import MemorySettings
 from meshline.memory.store import MemoryStore, TenantCollections, open_chroma_client
 from meshline.memory.worker import MemoryWorker
+from meshline.testing.wait import wait_until
 from tests.memory.memory_harness import running_memory, wait_until_drained
 
 Auth = Callable[..., dict[str, Any]]
@@ -114,7 +115,7 @@ async def test_worker_recreates_a_lost_group_and_keeps_consuming(
     worker = MemoryWorker(redis, store, embedder, memory_settings)
     worker.start()
     try:
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: redis.exists(memory_settings.stream_key), what="the worker made its group")
         await redis.delete(memory_settings.stream_key)  # stream and group gone (e.g. a flushed Redis)
         job = MemoryWriteJob.accept("acme", "alice", MemoryWrite(id="late", text="I moved to Faro"))
         await enqueue_write(redis, memory_settings.stream_key, job)

@@ -26,6 +26,7 @@ from meshline.service.auth import (
 )
 from meshline.service.context import RequestContext, bind_context, current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.wait import wait_until_sync
 
 SERVICE = "memory"
 
@@ -180,7 +181,8 @@ def test_verified_token_is_remembered_until_it_expires(
     brief = ServiceTokenIssuer(token_keys[0], ttl_s=1).issue(tenant="acme", user="a", scopes=[], audience=SERVICE)
     strict = ServiceTokenVerifier([token_keys[1]], SERVICE, cache_size=2, leeway_s=0)
     strict.verify(brief)
-    time.sleep(1.1)  # past exp (a whole second after issue, rounded down): verified again, and refused
+    expires = jwt.decode(brief, options={"verify_signature": False})["exp"]
+    wait_until_sync(lambda: time.time() > expires, timeout=2.0, what="past exp")  # verified again, and refused
     with pytest.raises(Unauthorized) as caught:
         strict.verify(brief)
     assert caught.value.code == "token_expired"

@@ -5,7 +5,6 @@ Real Redis, real SQLite files; every test also runs on Postgres when DATABASE_UR
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sqlite3
@@ -22,6 +21,7 @@ import redis
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_db import keys_file
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.wait import wait_until
 from tests.orchestrator.test_api import key_store_bytes
 
 ADMIN = "test-admin-key"
@@ -168,7 +168,7 @@ async def test_expiry(client: httpx.AsyncClient, tenant: str) -> None:
     brief = await mint(client, tenant=tenant, scopes=["chat"], ttl_s=1)
     assert brief["expires_at"] is not None
     assert await can_chat(client, brief["key"]) == 404
-    await asyncio.sleep(1.2)
+    await wait_until(lambda: _refused(client, brief["key"]), timeout=1.2, what="the key expired")
     assert_problem(await client.get("/v1/threads/x", headers=bearer(brief["key"])), 401, "invalid_api_key")
     expired = (await client.get(f"/v1/keys?tenant={tenant}&include_inactive=true", headers=bearer(ADMIN))).json()
     assert [k["state"] for k in expired["keys"]] == ["expired"]
@@ -229,3 +229,7 @@ async def test_sqlite_store_holds_only_hashes_in_a_private_file(
         rows = db.execute("SELECT id, digest, tenant FROM meshline_api_keys").fetchall()
     assert rows == [(created["id"], rows[0][1], "acme")] and len(rows[0][1]) == 64
     assert created["key"].encode() not in key_store_bytes(path.parent)
+
+
+async def _refused(client: httpx.AsyncClient, key: str) -> bool:
+    return (await client.get("/v1/threads/x", headers=bearer(key))).status_code == 401

@@ -29,6 +29,7 @@ from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.sdk import AsyncClient, InvalidRequestError
 from meshline.testing.redis_process import free_port
+from meshline.testing.wait import wait_until
 
 ADMIN = "test-admin-key"
 CAPPED = '{"capped": {"rate_limit_rps": 2, "max_concurrent_turns": 2}}'  # a tenant the platform holds tighter
@@ -155,9 +156,8 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: server.started or task.done(), timeout=30)
+    assert not task.done(), "the server did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -166,10 +166,7 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
+    await wait_until(check, timeout=within_s, what=what)
 
 
 async def test_a_stream_holds_its_slot_until_it_ends_or_the_client_leaves(app_env: None) -> None:

@@ -7,7 +7,6 @@ HTTP boundary that records what it was sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.memory.app import create_app as create_memory
 from meshline.memory.embeddings import LocalEmbedder
 from meshline.memory.settings import MemorySettings
+from meshline.testing.wait import wait_until
 from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion, sse_stream
 
 MEMORY_URL = "http://memory.test:8200"
@@ -87,13 +87,13 @@ async def ingest_knowledge(memory: httpx.AsyncClient, headers: dict[str, str]) -
         f"{MEMORY_URL}/v1/collections/default/documents", json={"documents": documents}, headers=headers
     )
     assert response.status_code == 202, response.text
-    for _ in range(600):
+
+    async def ingested() -> bool:
         status = (await memory.get(f"{MEMORY_URL}/v1/jobs/{response.json()['job_id']}", headers=headers)).json()
-        if status["state"] == "completed":
-            return
         assert status["state"] != "completed_with_errors", status
-        await asyncio.sleep(0.05)
-    raise AssertionError("the knowledge base was not ingested")
+        return bool(status["state"] == "completed")
+
+    await wait_until(ingested, timeout=30, what="the knowledge base was not ingested")
 
 
 @pytest.fixture
