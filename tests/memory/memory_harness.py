@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from meshline.memory.app import create_app
 from meshline.memory.embeddings import Embedder
 from meshline.memory.settings import MemorySettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.wait import WaitTimeout, wait_until
 
 
@@ -28,10 +29,8 @@ async def running_memory(
 ) -> AsyncIterator[MemoryService]:
     """The app with its lifespan entered (worker running unless disabled) and a client on it."""
     app = create_app(settings, embedder=embedder, parse_target=parse_target)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://memory") as http:
-            yield MemoryService(app, http)
+    async with asgi_client(app, "http://memory") as http:
+        yield MemoryService(app, http)
 
 
 async def wait_until_drained(settings: MemorySettings, timeout_s: float = 20.0) -> None:

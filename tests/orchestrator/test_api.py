@@ -10,6 +10,7 @@ import pytest
 
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.wait import wait_until
 
 ADMIN = "test-admin-key"
@@ -22,10 +23,8 @@ async def client(
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", "127.0.0.0/8")  # as `meshline up` does
     app = create_app(OrchestratorSettings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 def admin() -> dict[str, str]:

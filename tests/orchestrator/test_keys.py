@@ -21,6 +21,7 @@ import redis
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_db import keys_file
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.wait import wait_until
 from tests.orchestrator.test_api import key_store_bytes
 
@@ -42,10 +43,8 @@ async def client(
     if request.param == "postgres":
         monkeypatch.setenv("MESHLINE_ORCHESTRATOR_DATABASE_URL", str(DATABASE_URL))
     app = create_app(OrchestratorSettings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 @pytest.fixture
@@ -219,8 +218,7 @@ async def test_sqlite_store_holds_only_hashes_in_a_private_file(
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
     settings = OrchestratorSettings()
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://o") as http:
+    async with asgi_client(app, "http://o") as http:
         created = await mint(http, tenant="acme", scopes=["chat"])
     path = keys_file(settings)
     assert path.parent == settings.checkpoint_file().parent and path != settings.checkpoint_file()

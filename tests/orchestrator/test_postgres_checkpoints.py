@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 
-import httpx
 import pytest
 
 from meshline.orchestrator.app import create_app
@@ -13,6 +12,7 @@ from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
+from meshline.testing.asgi import asgi_client
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="set DATABASE_URL to a PostgreSQL database")
@@ -33,14 +33,12 @@ async def test_thread_survives_restart(mesh_env: dict[str, str], monkeypatch: py
         await runner.graph.aupdate_state(config, {"messages": messages, "turn_id": "t1"}, as_node="remember")
 
     second = create_app(OrchestratorSettings())
-    async with second.router.lifespan_context(second):
-        transport = httpx.ASGITransport(app=second)
-        async with httpx.AsyncClient(transport=transport, base_url="http://o") as http:
-            auth = {"authorization": f"Bearer {ADMIN}"}
-            thread = (await http.get(f"/v1/threads/{thread_id}", headers=auth)).json()
-            assert [m["content"] for m in thread["messages"]] == ["hello", "hi!"]
-            # Another user of the same tenant cannot see it.
-            other = await http.get(f"/v1/threads/{thread_id}?user=mallory", headers=auth)
-            assert other.status_code == 404
-            assert (await http.delete(f"/v1/threads/{thread_id}", headers=auth)).status_code == 204
-            assert (await http.get(f"/v1/threads/{thread_id}", headers=auth)).status_code == 404
+    async with asgi_client(second, "http://o") as http:
+        auth = {"authorization": f"Bearer {ADMIN}"}
+        thread = (await http.get(f"/v1/threads/{thread_id}", headers=auth)).json()
+        assert [m["content"] for m in thread["messages"]] == ["hello", "hi!"]
+        # Another user of the same tenant cannot see it.
+        other = await http.get(f"/v1/threads/{thread_id}?user=mallory", headers=auth)
+        assert other.status_code == 404
+        assert (await http.delete(f"/v1/threads/{thread_id}", headers=auth)).status_code == 204
+        assert (await http.get(f"/v1/threads/{thread_id}", headers=auth)).status_code == 404

@@ -28,6 +28,7 @@ from meshline.orchestrator.keys import digest
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.sdk import AsyncClient, InvalidRequestError
+from meshline.testing.asgi import asgi_client
 from meshline.testing.redis_process import free_port
 from meshline.testing.wait import wait_until
 
@@ -43,10 +44,8 @@ def app_env(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 @pytest.fixture
