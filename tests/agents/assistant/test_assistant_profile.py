@@ -14,7 +14,8 @@ from meshline.agents.assistant.app import create_app
 from meshline.agents.assistant.profile import MAX_EXAMPLES, ProfileError, load_profile
 from meshline.agents.assistant.settings import AssistantSettings
 from meshline.testing.asgi import asgi_client
-from tests.agents.assistant.llm_standin import COMPLETIONS, completion, sent_json, task_body
+from meshline.testing.scripted_model import Reply, completion_json
+from tests.agents.assistant.llm_standin import COMPLETIONS, sent_json, task_body
 
 BILLING = {
     "name": "billing",
@@ -57,7 +58,7 @@ async def test_profile_from_a_file_makes_another_agent(
     issue_token: Callable[..., str],
 ) -> None:
     monkeypatch.setenv("MESHLINE_ASSISTANT_PROFILE", str(write_profile(tmp_path, **BILLING)))
-    route = llm.post(COMPLETIONS).respond(200, json=completion("Your invoice is on its way."))
+    route = llm.post(COMPLETIONS).respond(200, json=completion_json(Reply(text="Your invoice is on its way.")))
     app = create_app()
 
     async with asgi_client(app, "http://billing.test") as client:
