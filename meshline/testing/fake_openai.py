@@ -139,7 +139,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.context_windows = {}  # model -> context window in (whitespace) tokens, see /_context_window
 
     @app.post("/_context_window")
-    async def context_window(model: str, tokens: int = 0) -> dict[str, Any]:
+    async def context_window(model: str, tokens: int = 0) -> dict[str, str | int]:
         """Give one model a context window: longer prompts get OpenAI's 400 ``context_length_exceeded``; 0 lifts it."""
         if tokens > 0:
             app.state.context_windows[model] = tokens
@@ -150,7 +150,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.scripts = {}  # tool name -> scripted turns (meshline.testing.scripted_tools)
 
     @app.post("/_script")
-    async def script(body: Script) -> dict[str, Any]:
+    async def script(body: Script) -> dict[str, list[str]]:
         """Make the "model" call tools whenever it is offered ``body.tool``; no turns removes the script."""
         if body.turns:
             app.state.scripts[body.tool] = body

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +103,55 @@ class ChatRequest(BaseModel):
         return [str((t.get("function") or {}).get("name", "")) for t in self.tools or [] if isinstance(t, dict)]
 
 
+class FunctionJson(TypedDict):
+    name: str
+    arguments: str  # the arguments as a JSON string, as OpenAI sends them
+
+
+class ToolCallJson(TypedDict):
+    index: NotRequired[int]  # streamed calls carry their position
+    id: NotRequired[str]
+    type: str
+    function: FunctionJson
+
+
+class MessageJson(TypedDict):
+    """An assistant message (``chat.completion``) or a delta (``chat.completion.chunk``)."""
+
+    role: NotRequired[str]
+    content: NotRequired[str | None]
+    tool_calls: NotRequired[list[ToolCallJson]]
+
+
+class ChoiceJson(TypedDict):
+    index: int
+    message: NotRequired[MessageJson]
+    delta: NotRequired[MessageJson]
+    finish_reason: str | None
+
+
+class CompletionJson(TypedDict):
+    """A ``chat.completion`` or one ``chat.completion.chunk`` (a chunk's usage rides with no choices)."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChoiceJson]
+    usage: NotRequired[dict[str, int]]
+
+
+class ErrorBodyJson(TypedDict):
+    message: str
+    type: str
+    param: NotRequired[str]
+    code: NotRequired[str]
+
+
+class ErrorJson(TypedDict):
+    error: ErrorBodyJson
+
+
 @dataclass(frozen=True)
 class Wire:
     """The envelope fields of every completion and chunk (``id``, ``created``, ``model``)."""
@@ -112,25 +161,25 @@ class Wire:
     model: str = "default"
 
 
-def _openai_calls(reply: Reply, step: int, indexed: bool) -> list[dict[str, Any]]:
-    return [
-        {
-            **({"index": i} if indexed else {}),
-            **({} if call.id == "" else {"id": call.id or f"call-{step}-{i}"}),
-            "type": "function",
-            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-        }
-        for i, call in enumerate(reply.tool_calls)
-    ]
+def _openai_calls(reply: Reply, step: int, indexed: bool) -> list[ToolCallJson]:
+    calls = []
+    for i, call in enumerate(reply.tool_calls):
+        wire_call = ToolCallJson(type="function", function={"name": call.name, "arguments": json.dumps(call.arguments)})
+        if indexed:
+            wire_call["index"] = i
+        if call.id != "":  # "" sends no id
+            wire_call["id"] = call.id or f"call-{step}-{i}"
+        calls.append(wire_call)
+    return calls
 
 
 def _finish(reply: Reply) -> str:
     return "tool_calls" if reply.tool_calls else "stop"
 
 
-def completion_json(reply: Reply, wire: Wire = Wire(), step: int = 1) -> dict[str, Any]:
+def completion_json(reply: Reply, wire: Wire = Wire(), step: int = 1) -> CompletionJson:
     """The reply as an OpenAI ``chat.completion`` body."""
-    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    message = MessageJson(role="assistant", content=reply.text)
     if reply.tool_calls:
         message["tool_calls"] = _openai_calls(reply, step, indexed=False)
     return {
@@ -143,9 +192,9 @@ def completion_json(reply: Reply, wire: Wire = Wire(), step: int = 1) -> dict[st
     }
 
 
-def chunk_json(wire: Wire, delta: dict[str, Any] | None = None, finish: str | None = None) -> dict[str, Any]:
+def chunk_json(wire: Wire, delta: MessageJson | None = None, finish: str | None = None) -> CompletionJson:
     """One ``chat.completion.chunk`` with one choice."""
-    choice = {"index": 0, "delta": delta or {}, "finish_reason": finish}
+    choice = ChoiceJson(index=0, delta=delta or {}, finish_reason=finish)
     return {
         "id": wire.id,
         "object": "chat.completion.chunk",
@@ -158,7 +207,7 @@ def chunk_json(wire: Wire, delta: dict[str, Any] | None = None, finish: str | No
 DONE = b"data: [DONE]\n\n"
 
 
-def sse_event(body: dict[str, Any]) -> bytes:
+def sse_event(body: Mapping[str, object]) -> bytes:
     """One SSE ``data:`` event carrying ``body``."""
     return f"data: {json.dumps(body)}\n\n".encode()
 
@@ -170,8 +219,11 @@ def text_event(text: str, wire: Wire = Wire()) -> bytes:
 
 def usage_event(usage: Usage, wire: Wire = Wire()) -> bytes:
     """The closing usage chunk (no choices), as OpenAI sends it with ``include_usage``."""
-    envelope = {"id": wire.id, "object": "chat.completion.chunk", "created": wire.created, "model": wire.model}
-    return sse_event({**envelope, "choices": [], "usage": usage.as_json()})
+    chunk = CompletionJson(
+        id=wire.id, object="chat.completion.chunk", created=wire.created, model=wire.model, choices=[]
+    )
+    chunk["usage"] = usage.as_json()
+    return sse_event(chunk)
 
 
 def chunk_events(reply: Reply, wire: Wire = Wire(), step: int = 1) -> Iterator[bytes]:
@@ -192,10 +244,13 @@ def chunk_events(reply: Reply, wire: Wire = Wire(), step: int = 1) -> Iterator[b
     yield DONE
 
 
-def error_json(error: ProviderError) -> dict[str, Any]:
+def error_json(error: ProviderError) -> ErrorJson:
     """OpenAI's error body for ``error``."""
-    body: dict[str, Any] = {"message": error.message, "type": error.type}
-    body.update({k: v for k, v in (("param", error.param), ("code", error.code)) if v is not None})
+    body = ErrorBodyJson(message=error.message, type=error.type)
+    if error.param is not None:
+        body["param"] = error.param
+    if error.code is not None:
+        body["code"] = error.code
     return {"error": body}
 
 
