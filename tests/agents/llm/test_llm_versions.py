@@ -106,8 +106,8 @@ async def test_deploy_splits_real_traffic_and_a_second_replica_follows_within_a_
             response = await client.post("/v1/chat/completions", json=chat("hi"), headers={"x-meshline-thread": thread})
             return served_by(response)
 
-        async def serves(client: httpx.AsyncClient, version: str) -> bool:
-            return set(await asyncio.gather(*(version_of(client, t) for t in threads[:10]))) == {version}
+        async def serves(client: httpx.AsyncClient, version: str) -> bool:  # one call: cheap to poll
+            return await version_of(client, threads[0]) == version
 
         threads = [f"conv-{i}" for i in range(40)]
         on_first = await asyncio.gather(*(version_of(first, t) for t in threads))
