@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -39,6 +38,7 @@ from meshline.errors import (
 from meshline.orchestrator.mcp_registration import McpRegistrar
 from meshline.orchestrator.registry_fetch import GuardedFetcher, validation_summary
 from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed
+from meshline.resilience.clock import SYSTEM_CLOCK, Clock
 from meshline.resilience.last_known import LastKnown
 from meshline.resilience.service_url import ServiceUrl
 
@@ -84,9 +84,18 @@ class AgentIndex(Protocol):
 
 
 class ServiceRegistry:
-    """``guard`` decides which addresses registered URLs may lead to (default: public ones only)."""
+    """``guard`` decides which addresses registered URLs may lead to (default: public ones only);
+    ``clock`` stamps health checks and the registry epoch (injectable for tests)."""
 
-    def __init__(self, redis: Redis, index: AgentIndex | None = None, *, guard: AddressGuard | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        index: AgentIndex | None = None,
+        *,
+        guard: AddressGuard | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.clock = clock
         self._outstanding: dict[str, int] = {}
         # The registry as last read: routing and dispatch go on through a Redis outage.
         self._manifests: LastKnown[Manifest | None] = LastKnown("service manifests")
@@ -200,9 +209,9 @@ class ServiceRegistry:
                 "replicas share one policy (deregister it first to change it)",
                 code="token_policy_conflict",
             )
-        instance = Instance(url=url, healthy=True, checked_at=time.time())
+        instance = Instance(url=url, healthy=True, checked_at=self.clock.time())
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.setnx(EPOCH, str(time.time()))
+            pipe.setnx(EPOCH, str(self.clock.time()))
             pipe.hset(MANIFESTS, manifest.name, manifest.model_dump_json())
             pipe.hset(INSTANCES.format(name=manifest.name), url, instance.model_dump_json(exclude={"in_flight"}))
             await pipe.execute()
@@ -316,7 +325,7 @@ class ServiceRegistry:
             return False
         instances = self._instances.known()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.setnx(EPOCH, str(time.time()))
+            pipe.setnx(EPOCH, str(self.clock.time()))
             for name, manifest in manifests.items():
                 pipe.hset(MANIFESTS, str(name), manifest.model_dump_json())
                 for instance in instances.get(name, []):
@@ -339,7 +348,7 @@ class ServiceRegistry:
                 if (problem is None) != instance.healthy:
                     log.warning("%s at %s is now %s", name, instance.url, "healthy" if problem is None else problem)
                 updated = Instance(
-                    url=instance.url, healthy=problem is None, last_error=problem, checked_at=time.time()
+                    url=instance.url, healthy=problem is None, last_error=problem, checked_at=self.clock.time()
                 )
                 # Only update instances still registered (a concurrent DELETE wins).
                 key = INSTANCES.format(name=name)

@@ -10,9 +10,10 @@ Both are per replica and in memory: they judge what this replica sees, with no R
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from meshline.resilience.clock import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,16 @@ class WindowStats:
 
 
 class HealthWindows:
-    """Per-version outcome windows and the rollback rule."""
+    """Per-version outcome windows and the rollback rule; ``clock`` ages samples out (injectable for tests)."""
 
-    def __init__(self, thresholds: RollbackThresholds) -> None:
+    def __init__(self, thresholds: RollbackThresholds, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.thresholds = thresholds
+        self.clock = clock
         self._windows: dict[str, _Window] = {}
 
     def record(self, group: str, ok: bool, latency_s: float) -> None:
         window = self._windows.setdefault(group, _Window())
-        now = time.monotonic()
+        now = self.clock.monotonic()
         window.samples.append((now, ok, latency_s))
         window.trim(now, self.thresholds.window_s)
 
@@ -60,7 +62,7 @@ class HealthWindows:
         window = self._windows.get(group)
         if window is None:
             return WindowStats(0, 0, 0.0)
-        window.trim(time.monotonic(), self.thresholds.window_s)
+        window.trim(self.clock.monotonic(), self.thresholds.window_s)
         latencies = sorted(s[2] for s in window.samples if s[1])
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else 0.0
         errors = sum(1 for s in window.samples if not s[1])
@@ -83,20 +85,24 @@ class HealthWindows:
 
 
 class Cooldowns:
-    """Failure counting per group; a group with too many recent failures is skipped for a while."""
+    """Failure counting per group; a group with too many recent failures is skipped for a while.
 
-    def __init__(self, failures: int, window_s: float, cooldown_s: float) -> None:
+    ``clock`` measures the window and the cooldown (injectable for tests).
+    """
+
+    def __init__(self, failures: int, window_s: float, cooldown_s: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.failures, self.window_s, self.cooldown_s = failures, window_s, cooldown_s
+        self.clock = clock
         self._failed: dict[str, deque[float]] = {}
         self._until: dict[str, float] = {}
 
     def cooling(self, group: str) -> float:
         """Seconds left of ``group``'s cooldown (0 when it may be called)."""
-        left = self._until.get(group, 0.0) - time.monotonic()
+        left = self._until.get(group, 0.0) - self.clock.monotonic()
         return left if left > 0 else 0.0
 
     def failed(self, group: str) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         times = self._failed.setdefault(group, deque())
         times.append(now)
         while times and now - times[0] > self.window_s:

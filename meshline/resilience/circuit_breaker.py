@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable
+from meshline.resilience.clock import SYSTEM_CLOCK, Clock
 from meshline.resilience.metrics import ResilienceMetrics
 
 log = logging.getLogger("meshline.resilience.breaker")
@@ -179,14 +179,24 @@ class SharedBreakerStore:
 
 
 class CircuitBreaker:
-    """One breaker per target name; ``allow`` before a call, ``record`` after it."""
+    """One breaker per target name; ``allow`` before a call, ``record`` after it.
+
+    ``clock`` stamps openings and measures cooldowns (wall-clock time: replicas compare stamps
+    through Redis); tests pass a manual one instead of sleeping past a cooldown.
+    """
 
     def __init__(
-        self, store: BreakerStore, policy: BreakerPolicy | None = None, metrics: ResilienceMetrics | None = None
+        self,
+        store: BreakerStore,
+        policy: BreakerPolicy | None = None,
+        metrics: ResilienceMetrics | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.policy = policy or BreakerPolicy()
         self.metrics = metrics
+        self.clock = clock
 
     async def _move(self, target: str, record: StateRecord) -> None:
         await self.store.write(target, record)
@@ -218,7 +228,7 @@ class CircuitBreaker:
 
     async def allow(self, target: str, now: float | None = None) -> bool:
         """Raise CircuitOpen when the call must not be made; True when it is a half-open probe."""
-        now = time.time() if now is None else now
+        now = self.clock.time() if now is None else now
         record = await self.store.read(target)
         if record.state is BreakerState.CLOSED:
             return False
@@ -233,7 +243,7 @@ class CircuitBreaker:
 
     async def record(self, target: str, ok: bool, probe: bool, now: float | None = None) -> BreakerState:
         """Count the outcome; returns the state after it."""
-        now = time.time() if now is None else now
+        now = self.clock.time() if now is None else now
         if probe:
             state = BreakerState.CLOSED if ok else BreakerState.OPEN
             await self._move(target, StateRecord(state, now if state is BreakerState.OPEN else 0.0))

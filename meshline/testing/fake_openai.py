@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -24,38 +23,78 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from meshline.cli.ports import wait_for_port
-from meshline.testing.scripted_tools import Script, chunks, completion, scripted_turn
+from meshline.testing.scripted_model import (
+    ChatMessage,
+    ChatRequest,
+    ProviderError,
+    Reply,
+    Usage,
+    Wire,
+    chunk_events,
+    completion_json,
+    error_json,
+)
+from meshline.testing.scripted_tools import Script, as_reply, scripted_turn
 
 OUTAGES = {"429": (429, "rate_limit_exceeded"), "500": (500, "server_error")}
 
 
-def reply_text(messages: list[dict[str, Any]]) -> str:
-    users = [m for m in messages if m.get("role") == "user"]
-    last = str(users[-1].get("content", "")) if users else ""
+def reply_text(messages: list[ChatMessage]) -> str:
+    users = [m for m in messages if m.role == "user"]
+    last = _text(users[-1]) if users else ""
     return f"Echo #{len(users)}: {last}"
+
+
+def _text(message: ChatMessage) -> str:
+    return "" if message.content is None else str(message.content)
 
 
 def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
 
-def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    return sum(_tokens(str(m.get("content", ""))) for m in messages)
+def _prompt_tokens(messages: list[ChatMessage]) -> int:
+    return sum(_tokens(_text(m)) for m in messages)
 
 
-def context_length_exceeded(model: str, window: int, prompt_tokens: int) -> JSONResponse:
+def echo(request: ChatRequest, chunk_words: int = 1) -> Reply:
+    """The provider's default answer: the last user message echoed, with the user turns counted."""
+    text = reply_text(request.messages)
+    words = text.split(" ")
+    pieces = [
+        " ".join(words[i : i + chunk_words]) + (" " if i + chunk_words < len(words) else "")
+        for i in range(0, len(words), chunk_words)
+    ]
+    usage = Usage(prompt_tokens=_prompt_tokens(request.messages), completion_tokens=_tokens(text))
+    return Reply(text=text, usage=usage, pieces=pieces)
+
+
+def context_length_exceeded(window: int, prompt_tokens: int) -> ProviderError:
     """OpenAI's answer to a prompt longer than the model's context window (litellm maps it by its code)."""
     message = (
         f"This model's maximum context length is {window} tokens. However, your messages resulted in "
         f"{prompt_tokens} tokens. Please reduce the length of the messages."
     )
-    error = {
-        "message": message,
-        "type": "invalid_request_error",
-        "param": "messages",
-        "code": "context_length_exceeded",
-    }
-    return JSONResponse({"error": error}, status_code=400)
+    return ProviderError(
+        status=400, message=message, type="invalid_request_error", param="messages", code="context_length_exceeded"
+    )
+
+
+def _error(error: ProviderError) -> JSONResponse:
+    return JSONResponse(error_json(error), status_code=error.status, headers=error.headers or None)
+
+
+def _answer(reply: Reply, request: ChatRequest, wire: Wire) -> JSONResponse | StreamingResponse:
+    if not request.stream:
+        return JSONResponse(completion_json(reply, wire))
+
+    async def events() -> AsyncIterator[bytes]:
+        for event in chunk_events(reply, wire):
+            yield event
+        if reply.break_after is not None:
+            raise ConnectionAbortedError("scripted: the stream breaks half-way")
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
@@ -100,7 +139,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.context_windows = {}  # model -> context window in (whitespace) tokens, see /_context_window
 
     @app.post("/_context_window")
-    async def context_window(model: str, tokens: int = 0) -> dict[str, Any]:
+    async def context_window(model: str, tokens: int = 0) -> dict[str, str | int]:
         """Give one model a context window: longer prompts get OpenAI's 400 ``context_length_exceeded``; 0 lifts it."""
         if tokens > 0:
             app.state.context_windows[model] = tokens
@@ -111,7 +150,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.scripts = {}  # tool name -> scripted turns (meshline.testing.scripted_tools)
 
     @app.post("/_script")
-    async def script(body: Script) -> dict[str, Any]:
+    async def script(body: Script) -> dict[str, list[str]]:
         """Make the "model" call tools whenever it is offered ``body.tool``; no turns removes the script."""
         if body.turns:
             app.state.scripts[body.tool] = body
@@ -142,10 +181,12 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         app.state.requests.append(body)
         if len(app.state.requests) > 1000:
             del app.state.requests[:500]
+        ask = ChatRequest.model_validate(body)
+        model = ask.model.split("/")[-1]
         if app.state.fail_next > 0:
             app.state.fail_next -= 1
-            return JSONResponse({"error": {"message": "fake outage", "type": "server_error"}}, status_code=503)
-        outage = app.state.behaviour.get(str(body.get("model", "")).split("/")[-1], "ok")
+            return _error(ProviderError(status=503, message="fake outage"))
+        outage = app.state.behaviour.get(model, "ok")
         if outage == "hang":  # until the caller gives up: a leak in the mesh would keep it waiting
             app.state.hanging += 1
             try:
@@ -156,74 +197,22 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             return JSONResponse({"error": {"message": "caller left"}}, status_code=499)
         if outage in OUTAGES:
             status, kind = OUTAGES[outage]
-            headers = {"retry-after": "1"} if status == 429 else None
-            return JSONResponse(
-                {"error": {"message": f"fake {kind}", "type": kind}}, status_code=status, headers=headers
-            )
-        window = app.state.context_windows.get(str(body.get("model", "")).split("/")[-1])
-        if window is not None and (prompt_tokens := _prompt_tokens(body.get("messages", []))) > window:
-            return context_length_exceeded(str(body.get("model")), window, prompt_tokens)
+            headers = {"retry-after": "1"} if status == 429 else {}
+            return _error(ProviderError(status=status, message=f"fake {kind}", type=kind, headers=headers))
+        window = app.state.context_windows.get(model)
+        if window is not None and (prompt_tokens := _prompt_tokens(ask.messages)) > window:
+            return _error(context_length_exceeded(window, prompt_tokens))
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
-        turn = scripted_turn(app.state.scripts, body)
+        turn = scripted_turn(app.state.scripts, ask)
+        wire = Wire(id=f"chatcmpl-{uuid.uuid4().hex[:12]}", created=int(time.time()), model=ask.model or "fake-model")
         if turn is not None:
-            usage, model = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}, str(body.get("model"))
-            if body.get("stream"):
-                return StreamingResponse(chunks(turn, model, usage), media_type="text/event-stream")
-            return JSONResponse(completion(turn, model, usage))
-        messages = body.get("messages", [])
-        text = reply_text(messages)
-        prompt_tokens = _prompt_tokens(messages)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": _tokens(text),
-            "total_tokens": prompt_tokens + _tokens(text),
-        }
-        cid, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body.get("model", "fake-model")
-        if not body.get("stream"):
-            return JSONResponse(
-                {
-                    "id": cid,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                    ],
-                    "usage": usage,
-                }
-            )
-
-        cut = app.state.break_next > 0
-        if cut:
+            return _answer(as_reply(turn), ask, wire)
+        reply = echo(ask, chunk_words)
+        if ask.stream and app.state.break_next > 0:
             app.state.break_next -= 1
-
-        async def events() -> AsyncIterator[bytes]:
-            words = text.split(" ")
-            for i in range(0, len(words), chunk_words):
-                if cut and i >= len(words) // 2:
-                    raise ConnectionAbortedError("scripted: the stream breaks half-way")
-                piece = " ".join(words[i : i + chunk_words]) + (" " if i + chunk_words < len(words) else "")
-                chunk = {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
-                }
-                yield f"data: {json.dumps(chunk)}\n\n".encode()
-            final = {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                "usage": usage,
-            }
-            yield f"data: {json.dumps(final)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
+            reply = reply.model_copy(update={"break_after": len(reply.stream_pieces()) // 2})
+        return _answer(reply, ask, wire)
 
     return app
 

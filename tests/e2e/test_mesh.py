@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import meshline
 from meshline.contracts.chat import DeltaEvent, DoneEvent, RouteEvent
 from meshline.testing.mesh import TestMesh as Mesh
+from meshline.testing.wait import wait_until_sync
 
 pytestmark = pytest.mark.e2e
 PROBLEM = "application/problem+json"
@@ -51,13 +51,13 @@ def test_streaming_chat_relays_route_deltas_and_done(mesh: Mesh) -> None:
 def test_recalled_memories_reach_the_agent_in_a_new_thread(mesh: Mesh) -> None:
     with meshline.Client(mesh.url, mesh.api_key) as client:
         client.chat("Please remember that my favourite colour is teal")
-        deadline = time.monotonic() + 30
-        while True:
+
+        def recalled() -> bool:
             client.chat("What colour do I like?")  # a new thread every time
-            system = str(mesh.provider_requests()[-1]["messages"][0]["content"])  # type: ignore[index]
-            if "teal" in system or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+            return "teal" in str(mesh.provider_requests()[-1]["messages"][0]["content"])  # type: ignore[index]
+
+        wait_until_sync(recalled, timeout=30, interval=0.5, what="the memory is recalled")
+        system = str(mesh.provider_requests()[-1]["messages"][0]["content"])  # type: ignore[index]
     assert "teal" in system, "the memory written by the first turn is recalled into the agent's prompt"
 
 

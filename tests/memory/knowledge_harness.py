@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 
+from meshline.testing.wait import WaitTimeout, wait_until
+
 
 async def wait_for_job(http: httpx.AsyncClient, job_id: str, headers: dict[str, Any], timeout_s: float = 60.0) -> Any:
     """Poll ``GET /v1/jobs/{id}`` until ``done + failed == total``; returns the final status."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+    last: list[dict[str, Any]] = []
+
+    async def finished() -> bool:
         response = await http.get(f"/v1/jobs/{job_id}", headers=headers)
         assert response.status_code == 200, response.text
-        status = response.json()
-        if status["done"] + status["failed"] >= status["total"]:
-            return status
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"job did not finish: {status}")
-        await asyncio.sleep(0.05)
+        last[:] = [response.json()]
+        return bool(last[0]["done"] + last[0]["failed"] >= last[0]["total"])
+
+    try:
+        await wait_until(finished, timeout=timeout_s, interval=0.05)
+    except WaitTimeout:
+        raise AssertionError(f"job did not finish: {last[0]}") from None
+    return last[0]
 
 
 def minimal_pdf(text: str) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from fastapi import FastAPI
 from meshline.embeddings import Embedder
 from meshline.memory.app import create_app
 from meshline.memory.settings import MemorySettings
+from meshline.testing.asgi import asgi_client
+from meshline.testing.wait import WaitTimeout, wait_until
 
 
 @dataclass
@@ -28,21 +29,24 @@ async def running_memory(
 ) -> AsyncIterator[MemoryService]:
     """The app with its lifespan entered (worker running unless disabled) and a client on it."""
     app = create_app(settings, embedder=embedder, parse_target=parse_target)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://memory") as http:
-            yield MemoryService(app, http)
+    async with asgi_client(app, "http://memory") as http:
+        yield MemoryService(app, http)
 
 
 async def wait_until_drained(settings: MemorySettings, timeout_s: float = 20.0) -> None:
     """Wait until the worker has stored every queued write (stored entries are acked and deleted)."""
     redis = aioredis.Redis.from_url(settings.mesh.redis_url, decode_responses=True)
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while await redis.xlen(settings.stream_key) > 0:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the worker left {await redis.xlen(settings.stream_key)} write(s) unprocessed")
-            await asyncio.sleep(0.02)
+
+        async def drained() -> bool:
+            return bool(await redis.xlen(settings.stream_key) == 0)
+
+        try:
+            await wait_until(drained, timeout=timeout_s, interval=0.02)
+        except WaitTimeout:
+            raise AssertionError(
+                f"the worker left {await redis.xlen(settings.stream_key)} write(s) unprocessed"
+            ) from None
         pending = await redis.xpending(settings.stream_key, settings.consumer_group)
         assert pending["pending"] == 0
     finally:

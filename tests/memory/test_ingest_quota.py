@@ -4,7 +4,6 @@ work with 503 instead of trimming unprocessed entries."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import redis.asyncio as aioredis
 from meshline.embeddings import LocalEmbedder
 from meshline.memory.knowledge_bases.quota import queued
 from meshline.memory.settings import MemorySettings
+from meshline.testing.wait import wait_until
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory
 
@@ -40,9 +40,11 @@ async def drained(redis_url: str, timeout_s: float = 60.0) -> None:
     """Wait until nothing is queued for ingestion (every document counted done or failed)."""
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        async with asyncio.timeout(timeout_s):
-            while (await queued(redis)).documents:  # noqa: ASYNC110 (the state is in Redis, not this process)
-                await asyncio.sleep(0.05)
+
+        async def empty() -> bool:  # the state is in Redis, not this process: poll it
+            return not (await queued(redis)).documents
+
+        await wait_until(empty, timeout=timeout_s, interval=0.05, what="the ingestion queue drains")
     finally:
         await redis.aclose()
 

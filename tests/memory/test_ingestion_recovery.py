@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from meshline.memory.knowledge_bases.quota import queued
 from meshline.memory.knowledge_bases.store import KnowledgeBaseStore
 from meshline.memory.knowledge_bases.uploads import DocumentUpload
 from meshline.memory.settings import MemorySettings
+from meshline.testing.wait import WaitTimeout, wait_until_sync
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory
 
@@ -106,17 +107,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def beating() -> bool:
         try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("chroma server did not start")
-        time.sleep(0.2)
+            return False
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until_sync(lambda: beating() or proc.poll() is not None, timeout=30, interval=0.2)
+    if proc.poll() is not None or not beating():
+        proc.kill()
+        raise RuntimeError("chroma server did not start")
     yield url
     proc.terminate()
     proc.wait(timeout=10)

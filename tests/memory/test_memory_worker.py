@@ -16,6 +16,7 @@ from meshline.memory.memories.store import MemoryStore
 from meshline.memory.memories.write_stream import MemoryWriteJob, enqueue_write, store_jobs
 from meshline.memory.memories.write_worker import MemoryWorker
 from meshline.memory.settings import MemorySettings
+from meshline.testing.wait import wait_until
 from tests.memory.memory_harness import running_memory, wait_until_drained
 
 Auth = Callable[..., dict[str, Any]]
@@ -115,7 +116,7 @@ async def test_worker_recreates_a_lost_group_and_keeps_consuming(
     worker = MemoryWorker(redis, store, embedder, memory_settings)
     worker.start()
     try:
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: redis.exists(memory_settings.stream_key), what="the worker made its group")
         await redis.delete(memory_settings.stream_key)  # stream and group gone (e.g. a flushed Redis)
         job = MemoryWriteJob.accept("acme", "alice", MemoryWrite(id="late", text="I moved to Faro"))
         await enqueue_write(redis, memory_settings.stream_key, job)

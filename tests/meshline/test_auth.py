@@ -26,6 +26,8 @@ from meshline.service.auth import (
 )
 from meshline.service.context import RequestContext, bind_context, current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.asgi import asgi_client
+from meshline.testing.wait import wait_until_sync
 
 SERVICE = "memory"
 
@@ -61,8 +63,7 @@ def build_app(tmp_path: Path, public_key: str | None) -> FastAPI:
 @pytest.fixture
 async def client(tmp_path: Path, token_keys: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     app = build_app(tmp_path, token_keys[1])
-    transport = httpx.ASGITransport(app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc") as c:
         yield c
 
 
@@ -180,7 +181,8 @@ def test_verified_token_is_remembered_until_it_expires(
     brief = ServiceTokenIssuer(token_keys[0], ttl_s=1).issue(tenant="acme", user="a", scopes=[], audience=SERVICE)
     strict = ServiceTokenVerifier([token_keys[1]], SERVICE, cache_size=2, leeway_s=0)
     strict.verify(brief)
-    time.sleep(1.1)  # past exp (a whole second after issue, rounded down): verified again, and refused
+    expires = jwt.decode(brief, options={"verify_signature": False})["exp"]
+    wait_until_sync(lambda: time.time() > expires, timeout=2.0, what="past exp")  # verified again, and refused
     with pytest.raises(Unauthorized) as caught:
         strict.verify(brief)
     assert caught.value.code == "token_expired"
@@ -308,8 +310,7 @@ async def test_service_without_a_public_key_refuses_every_token(
     tmp_path: Path, issue_token: Callable[..., str]
 ) -> None:
     app = build_app(tmp_path, None)  # and no key file under tmp_path/keys
-    transport = httpx.ASGITransport(app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc") as c:
         response = await c.get("/v1/whoami", headers=bearer(issue_token([SERVICE], scopes=("chat",))))
     assert response.status_code == 401
     assert problem_code(response) == "no_key"
@@ -322,8 +323,7 @@ async def test_public_key_is_read_from_the_mesh_home(
     keys.mkdir()
     (keys / "service_token.pub.pem").write_text(token_keys[1])
     app = build_app(tmp_path, None)
-    transport = httpx.ASGITransport(app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc") as c:
         response = await c.get("/v1/whoami", headers=bearer(issue_token([SERVICE], user="carol", scopes=("chat",))))
     assert response.status_code == 200
     assert response.json()["user"] == "carol"

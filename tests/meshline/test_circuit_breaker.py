@@ -19,6 +19,8 @@ from meshline.resilience.circuit_breaker import (
     SharedBreakerStore,
 )
 from meshline.resilience.retry import RetryBudget
+from meshline.testing.clock import ManualClock
+from meshline.testing.wait import wait_until
 
 POLICY = BreakerPolicy(window_s=10, min_calls=4, failure_rate=0.5, cooldown_s=5, half_open_probes=1)
 T0 = 1_800_000_000.0
@@ -122,7 +124,7 @@ async def test_bulkhead_bounds_concurrency_and_rejects_fast() -> None:
             await release.wait()
 
     holders = [asyncio.create_task(hold()) for _ in range(2)]
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: bulkhead.in_use("slow-agent") == 2)
     assert bulkhead.in_use("slow-agent") == 2
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -166,21 +168,25 @@ async def test_guard_counts_the_targets_failures_but_not_the_callers_mistakes() 
 
 
 async def test_a_cancelled_probe_does_not_leave_the_breaker_half_open_forever() -> None:
-    store = LocalBreakerStore()
-    breaker = CircuitBreaker(store, BreakerPolicy(min_calls=1, cooldown_s=0.05, half_open_probes=1))
+    store, clock = LocalBreakerStore(), ManualClock()
+    breaker = CircuitBreaker(store, BreakerPolicy(min_calls=1, cooldown_s=0.05, half_open_probes=1), clock=clock)
     await breaker.record("llm", ok=False, probe=False)
     assert await breaker.state("llm") is BreakerState.OPEN
-    await asyncio.sleep(0.06)
+    clock.advance(0.06)
     probe = asyncio.create_task(_hang_in(breaker, "llm"))
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: _in_state(breaker, "llm", BreakerState.HALF_OPEN))  # the probe is in flight
     probe.cancel()
     with pytest.raises(asyncio.CancelledError):
         await probe
     assert await breaker.state("llm") is BreakerState.OPEN  # reopened: a new probe after the cooldown
-    await asyncio.sleep(0.06)
+    clock.advance(0.06)
     async with breaker.guard("llm"):
         pass
     assert await breaker.state("llm") is BreakerState.CLOSED
+
+
+async def _in_state(breaker: CircuitBreaker, target: str, state: BreakerState) -> bool:
+    return await breaker.state(target) is state
 
 
 async def _hang_in(breaker: CircuitBreaker, target: str) -> None:

@@ -4,7 +4,6 @@ another agent's turn closes it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,6 +19,7 @@ from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.client import ServiceClient
 from meshline.resilience.metrics import ResilienceMetrics
 from meshline.service.auth import ServiceTokenIssuer
+from meshline.testing.wait import wait_until
 
 CALL = PendingCall(id="call-1", service="commerce-tools", tool="issue_refund", arguments={"order_id": "ord-1"})
 THREAD = Actor("acme", "alice").thread_key("t1")
@@ -38,7 +38,7 @@ async def test_a_question_expires_after_its_ttl(redis: Redis) -> None:
     await pending.put(key, CALL)
     assert await pending.get(key) == CALL
     assert 0 < await redis.pttl(key) <= 300
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: _gone(pending, key), timeout=0.5, what="the question expired")
     assert await pending.get(key) is None
 
 
@@ -79,3 +79,7 @@ async def test_the_ttl_is_a_setting_of_minutes_by_default(
     key = caller.pending.key(THREAD, "commerce")
     await caller.pending.put(key, CALL)
     assert 40_000 < await redis.pttl(key) <= 45_000
+
+
+async def _gone(pending: PendingCalls, key: str) -> bool:
+    return await pending.get(key) is None

@@ -20,6 +20,7 @@ from meshline.service import app as app_module
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.context import current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.serve import serve_in_thread
 
 PROBLEM_JSON = "application/problem+json"
@@ -85,8 +86,7 @@ def app(tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     # raise_app_exceptions=False: the crash test needs the 500 response, as a real server would send it.
-    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc", raise_app_exceptions=False) as c:
         yield c
 
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from meshline.service.app import create_service_app
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.asgi import asgi_client
 
 TOKEN = "metrics-token-for-the-test"
 DOCS = ("/docs", "/redoc", "/openapi.json")
@@ -23,8 +24,7 @@ DOCS = ("/docs", "/redoc", "/openapi.json")
 async def service(tmp_path: Path, **mesh: Any) -> AsyncIterator[httpx.AsyncClient]:
     settings = ServiceSettings(name="widgets", mesh=MeshSettings(home=tmp_path, token_public_key=None, **mesh))
     app = create_service_app(settings=settings)
-    transport = httpx.ASGITransport(app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc") as c:
         yield c
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import pytest
 
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
+from meshline.testing.wait import wait_until
 
 ADMIN = "test-admin-key"
 
@@ -22,10 +23,8 @@ async def client(
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", "127.0.0.0/8")  # as `meshline up` does
     app = create_app(OrchestratorSettings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 def admin() -> dict[str, str]:
@@ -87,11 +86,8 @@ async def test_unknown_or_invalid_thread_ids(client: httpx.AsyncClient) -> None:
 
 
 async def test_readiness_and_metrics(client: httpx.AsyncClient) -> None:
-    for _ in range(240):  # the router's embedding model loads in the background
-        ready = await client.get("/readyz")
-        if ready.status_code == 200:
-            break
-        await asyncio.sleep(0.25)
+    await wait_until(lambda: _ready(client), timeout=60, what="readyz")  # the router's model loads in the background
+    ready = await client.get("/readyz")
     assert ready.json()["checks"] == {"api_keys": "ok", "checkpoints": "ok", "redis": "ok", "router": "ok"}
     await client.get("/v1/services")
     metrics = (await client.get("/metrics")).text
@@ -99,3 +95,7 @@ async def test_readiness_and_metrics(client: httpx.AsyncClient) -> None:
         'meshline_http_requests_total{method="GET",route="/v1/services",service="orchestrator",status="401"}' in metrics
     )
     assert "meshline_http_request_duration_seconds_bucket" in metrics
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200

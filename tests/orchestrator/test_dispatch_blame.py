@@ -22,6 +22,7 @@ from meshline.resilience.circuit_breaker import BreakerPolicy, BreakerState
 from meshline.resilience.deadlines import BUDGET_TIMEOUT
 from meshline.service.context import RequestContext, bind_context
 from meshline.testing.serve import serve_in_thread
+from meshline.testing.wait import wait_until
 from tests.orchestrator.test_dispatch_resilience import answering_agent, dispatching, register
 
 # Opens after 4 failures in 30 s: a dozen counted timeouts would open it three times over.
@@ -128,7 +129,7 @@ async def test_a_tenant_beyond_its_share_of_the_agent_falls_back_while_another_i
             await register(caller.registry.redis, "commerce", slow)
             await register(caller.registry.redis, "general", ok)
             noisy = [asyncio.create_task(turn(caller, "noisy", 10)) for _ in range(6)]
-            await asyncio.sleep(0.5)
+            await wait_until(lambda: sum(t.done() for t in noisy) == 4, what="the four beyond its share fell back")
             assert bulkhead.held_by("commerce", "noisy") == 2  # its share; the rest waited 0.1 s and fell back
             result, error = await turn(caller, "quiet", 10)
             noisy_outcomes = await asyncio.gather(*noisy)

@@ -5,7 +5,6 @@ Real Redis, real SQLite files; every test also runs on Postgres when DATABASE_UR
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sqlite3
@@ -22,6 +21,8 @@ import redis
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.key_db import keys_file
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
+from meshline.testing.wait import wait_until
 from tests.orchestrator.test_api import key_store_bytes
 
 ADMIN = "test-admin-key"
@@ -42,10 +43,8 @@ async def client(
     if request.param == "postgres":
         monkeypatch.setenv("MESHLINE_ORCHESTRATOR_DATABASE_URL", str(DATABASE_URL))
     app = create_app(OrchestratorSettings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 @pytest.fixture
@@ -168,7 +167,7 @@ async def test_expiry(client: httpx.AsyncClient, tenant: str) -> None:
     brief = await mint(client, tenant=tenant, scopes=["chat"], ttl_s=1)
     assert brief["expires_at"] is not None
     assert await can_chat(client, brief["key"]) == 404
-    await asyncio.sleep(1.2)
+    await wait_until(lambda: _refused(client, brief["key"]), timeout=1.2, what="the key expired")
     assert_problem(await client.get("/v1/threads/x", headers=bearer(brief["key"])), 401, "invalid_api_key")
     expired = (await client.get(f"/v1/keys?tenant={tenant}&include_inactive=true", headers=bearer(ADMIN))).json()
     assert [k["state"] for k in expired["keys"]] == ["expired"]
@@ -219,8 +218,7 @@ async def test_sqlite_store_holds_only_hashes_in_a_private_file(
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
     settings = OrchestratorSettings()
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://o") as http:
+    async with asgi_client(app, "http://o") as http:
         created = await mint(http, tenant="acme", scopes=["chat"])
     path = keys_file(settings)
     assert path.parent == settings.checkpoint_file().parent and path != settings.checkpoint_file()
@@ -229,3 +227,7 @@ async def test_sqlite_store_holds_only_hashes_in_a_private_file(
         rows = db.execute("SELECT id, digest, tenant FROM meshline_api_keys").fetchall()
     assert rows == [(created["id"], rows[0][1], "acme")] and len(rows[0][1]) == 64
     assert created["key"].encode() not in key_store_bytes(path.parent)
+
+
+async def _refused(client: httpx.AsyncClient, key: str) -> bool:
+    return (await client.get("/v1/threads/x", headers=bearer(key))).status_code == 401

@@ -28,6 +28,7 @@ from meshline.orchestrator.key_store import REVOKED_CHANNEL, ApiKeyStore
 from meshline.orchestrator.keys import ApiKeyRecord
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.resilience.last_known import REDIS_DOWN
+from meshline.testing.wait import wait_until
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 
@@ -86,13 +87,10 @@ async def test_revocation_reaches_the_other_replica_through_redis(redis: Redis, 
     try:
         key, rec = await a.create(tenant="acme", scopes=["chat"])
         assert await a.lookup(key) == rec and await b.lookup(key) == rec
-        await asyncio.sleep(0.2)  # both listeners subscribed
+        await wait_for(lambda: subscribers(redis), 2, "both listeners subscribed")
         await a.revoke(rec.id)
         assert await a.lookup(key) is None
-        deadline = time.monotonic() + 3
-        while await b.lookup(key) is not None:
-            assert time.monotonic() < deadline, "replica B still accepts the revoked key"
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: none(b.lookup(key)), timeout=3, what="replica B still accepts the revoked key")
     finally:
         await a.aclose()
         await b.aclose()
@@ -200,7 +198,7 @@ async def test_invalidations_resume_after_redis_comes_back(tmp_path: Path) -> No
         assert await b.lookup(key) == rec
         server.kill()
         server.wait(timeout=10)
-        await asyncio.sleep(1.5)  # the listeners notice and retry
+        await wait_until(lambda: a._redis_degraded and b._redis_degraded, what="the listeners notice the outage")
         server = start_redis(port)
         await wait_for(lambda: subscribers(client), 2, "both listeners subscribe again")
         assert await b.lookup(key) == rec  # confirmed again (resubscribing asked for it), fresh for a minute
@@ -226,7 +224,7 @@ async def none(lookup: Awaitable[ApiKeyRecord | None]) -> bool:
 
 
 async def wait_for(probe: Callable[[], Awaitable[object]], expected: object, what: str, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while await probe() != expected:
-        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
-        await asyncio.sleep(0.05)
+    async def met() -> bool:
+        return await probe() == expected
+
+    await wait_until(met, timeout=timeout_s, what=what)

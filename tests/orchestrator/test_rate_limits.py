@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from meshline.orchestrator.rate_limit_metrics import OTHER, PLATFORM, TenantLabe
 from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, RedisLimits, Slots
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.wait import wait_until
 
 
 @pytest.fixture
@@ -94,10 +94,11 @@ async def test_a_lease_nobody_renews_expires_and_a_renewed_one_does_not(redis_pa
     crashed = Check((), one, "crashed-replica", lease_s=1.0)
     assert await limits.admit(crashed) is None
     assert await limits.admit(Check((), one, "next", lease_s=1.0)) is not None
-    deadline = time.monotonic() + 10
-    while await limits.admit(Check((), one, "next", lease_s=3.0)) is not None:  # the crashed lease expires
-        assert time.monotonic() < deadline, "an unrenewed lease never expired"
-        await asyncio.sleep(0.1)
+
+    async def admitted() -> bool:  # the crashed lease expires
+        return await limits.admit(Check((), one, "next", lease_s=3.0)) is None
+
+    await wait_until(admitted, timeout=10, what="an unrenewed lease never expired")
     await asyncio.sleep(2.0)
     await limits.renew([Check((), one, "next", lease_s=3.0)])  # renewed at ~2 s: now expires at ~5 s
     await asyncio.sleep(1.5)
@@ -185,14 +186,15 @@ async def test_limits_go_back_to_redis_when_it_answers_again(
     proc = start_redis(port, tmp_path / "redis", password="pw")
     try:
         slot_set = limits.plan(principal, turn=True).check.slots[0].key
-        deadline = time.monotonic() + 10
-        while True:
+
+        async def turn_on_redis() -> bool:
             async with limits.turn(principal):
                 if not limits.degraded:
                     assert await RedisLimits(client).in_use(slot_set) == 1, "this turn's slot is in Redis"
-                    break
-            assert time.monotonic() < deadline, "the limiter never went back to Redis"
-            await asyncio.sleep(0.2)
+                    return True
+            return False
+
+        await wait_until(turn_on_redis, timeout=10, interval=0.2, what="the limiter never went back to Redis")
         assert await RedisLimits(client).in_use(slot_set) == 0
         assert any("shared through redis again" in r.getMessage() for r in caplog.records)
     finally:
@@ -228,6 +230,7 @@ async def test_a_turn_waits_briefly_for_a_slot_that_is_being_given_back(
     redis = Redis.from_url(redis_url)
     limits = ApiLimits(redis, OrchestratorSettings(turn_slot_wait_s=5.0), CollectorRegistry())
     principal = Principal("acme", None, frozenset({"chat"}), "k1", max_concurrent_turns=1)
+    slot_set = limits.plan(principal, turn=True).check.slots[0].key
     first_ends = asyncio.Event()
 
     async def first() -> None:
@@ -240,9 +243,13 @@ async def test_a_turn_waits_briefly_for_a_slot_that_is_being_given_back(
 
     async with asyncio.TaskGroup() as group:
         group.create_task(first())
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: _held(limits, slot_set), what="the first turn holds the slot")
         waiting = group.create_task(second())
         await asyncio.sleep(0.2)
         assert not waiting.done(), "the second turn waits for the slot"
         first_ends.set()
     await redis.aclose()
+
+
+async def _held(limits: ApiLimits, slot_set: str) -> bool:
+    return await limits.in_use(slot_set) == 1

@@ -29,6 +29,8 @@ from meshline.orchestrator.keys import digest
 from meshline.orchestrator.rate_limits import ApiLimits
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.sdk import AsyncClient, InvalidRequestError
+from meshline.testing.asgi import asgi_client
+from meshline.testing.wait import wait_until
 
 ADMIN = "test-admin-key"
 CAPPED = '{"capped": {"rate_limit_rps": 2, "max_concurrent_turns": 2}}'  # a tenant the platform holds tighter
@@ -42,10 +44,8 @@ def app_env(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-            yield http
+    async with asgi_client(app, "http://orchestrator") as http:
+        yield http
 
 
 @pytest.fixture
@@ -155,9 +155,8 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: server.started or task.done(), timeout=30)
+    assert not task.done(), "the server did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -166,10 +165,7 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
+    await wait_until(check, timeout=within_s, what=what)
 
 
 async def test_a_stream_holds_its_slot_until_it_ends_or_the_client_leaves(app_env: None) -> None:

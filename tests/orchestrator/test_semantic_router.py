@@ -8,6 +8,7 @@ import respx
 
 from meshline.orchestrator.routing import LlmChooser, RouteEmbedder
 from meshline.resilience.client import ServiceClient
+from meshline.testing.scripted_model import Reply, completion_json
 from tests.orchestrator.routing_fixtures import AGENTS, default_manifests, make_router
 
 LLM = "http://llm.test"
@@ -15,7 +16,7 @@ UNSURE = 1.01  # a threshold no vote reaches: every message goes to the LLM stag
 
 
 def completion(content: str) -> httpx.Response:
-    return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
+    return httpx.Response(200, json=completion_json(Reply(text=content)))
 
 
 async def decide_with_llm(

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.kit import ToolServiceSettings, create_tool_app
 from tests.orchestrator.test_registry_conflicts import echo
@@ -33,8 +34,7 @@ async def orchestrator(
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_ADMIN_KEY", ADMIN)
     monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", "127.0.0.0/8")
     app = create_app(OrchestratorSettings())
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://o") as http:
+    async with asgi_client(app, "http://o") as http:
         yield http, app
 
 

@@ -9,7 +9,6 @@ document names, and the usage report's ``tenant`` parameter.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 import meshline
 from meshline.sdk.errors import MeshlineAPIError
 from meshline.testing.mesh import TestMesh
+from meshline.testing.wait import wait_until_sync
 from tests.e2e.test_tool_registration import call_then, script
 from tests.security.test_identity import prompts_mentioning, recalled_for
 
@@ -109,10 +109,8 @@ def test_threads_jobs_collections_and_usage_are_the_tenants_own(mesh: TestMesh, 
     with meshline.Client(mesh.url, mesh.api_key) as dev, meshline.Client(mesh.url, rival) as other:
         thread = dev.chat("hello from dev", agent="general").thread_id
         job = dev.knowledge.ingest([document], collection="private")
-        deadline = time.monotonic() + 60
-        while dev.jobs.get(job.job_id).state not in ("completed", "completed_with_errors"):
-            assert time.monotonic() < deadline, "the ingestion job did not finish"
-            time.sleep(0.2)
+        finished = ("completed", "completed_with_errors")
+        wait_until_sync(lambda: dev.jobs.get(job.job_id).state in finished, 60, "the ingestion job did not finish")
         for attempt in (
             lambda: other.threads.get(thread),
             lambda: other.jobs.get(job.job_id),

@@ -7,7 +7,6 @@ is exactly this case); a bound key cannot act as another user; acting for an end
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 import meshline
 from meshline.sdk.errors import MeshlineAPIError
 from meshline.testing.mesh import TestMesh
+from meshline.testing.wait import WaitTimeout, wait_until_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +39,17 @@ def prompts_mentioning(mesh: TestMesh, text: str) -> list[str]:
 
 def recalled_for(mesh: TestMesh, client: meshline.Client, marker: str, timeout_s: float = 20.0) -> bool:
     """Whether a new turn of ``client`` gets ``marker`` back from memory (writes are queued, so poll)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def recalled() -> bool:
         before = len(prompts_mentioning(mesh, marker))
         client.chat(f"what do you remember {uuid.uuid4().hex[:6]}?", agent="general")
-        if len(prompts_mentioning(mesh, marker)) > before:
-            return True
-        time.sleep(0.5)
-    return False
+        return len(prompts_mentioning(mesh, marker)) > before
+
+    try:
+        wait_until_sync(recalled, timeout_s, interval=0.5)
+    except WaitTimeout:
+        return False
+    return True
 
 
 def test_two_user_less_keys_of_one_tenant_share_no_thread_or_memory(mesh: TestMesh) -> None:

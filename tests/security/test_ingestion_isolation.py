@@ -11,7 +11,6 @@ the real parse sandbox processes, the real MiniLM).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import redis.asyncio as aioredis
 from meshline.embeddings import LocalEmbedder
 from meshline.memory.knowledge_bases.quota import queued
 from meshline.memory.settings import MemorySettings
+from meshline.testing.wait import wait_until
 from tests.memory.knowledge_harness import wait_for_job
 from tests.memory.memory_harness import running_memory
 from tests.memory.pdf_bombs import flate_bomb
@@ -81,16 +81,20 @@ async def test_a_cpu_burning_parse_and_a_pdf_bomb_fail_alone_while_searches_are_
                 {"id": "fine", "text": "Gift cards never expire."},
             ],
         )
-        answered_meanwhile = 0
-        while True:
+        answered, last_job = [0], [{}]
+
+        async def job_done_while_answering() -> bool:
             found = await service.http.post("/v1/search", json={"query": "how long to return"}, headers=quiet)
             assert found.status_code == 200, found.text
             assert [hit["document_id"] for hit in found.json()["hits"]] == ["returns"]
-            job = (await service.http.get(f"/v1/jobs/{job_id}", headers=noisy)).json()
+            job = last_job[0] = (await service.http.get(f"/v1/jobs/{job_id}", headers=noisy)).json()
             if job["done"] + job["failed"] == job["total"]:
-                break
-            answered_meanwhile += 1
-            await asyncio.sleep(0.05)
+                return True
+            answered[0] += 1
+            return False
+
+        await wait_until(job_done_while_answering, timeout=300, interval=0.05, what="the noisy job")
+        answered_meanwhile, job = answered[0], last_job[0]
         registry = service.app.state.metrics_registry
         outcomes = {
             outcome: registry.get_sample_value("meshline_parse_documents_total", {"outcome": outcome})

@@ -26,11 +26,11 @@ from meshline.contracts.manifest import Manifest
 from meshline.orchestrator.app import create_app as create_orchestrator
 from meshline.orchestrator.registry import INSTANCES, MANIFESTS, Instance
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.scripted_model import ScriptedModel
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
 from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL
-from tests.agents.assistant.tool_loop_harness import ScriptedLLM
 from tests.orchestrator.test_dispatch_resilience import answering_agent
 
 LOOPBACK = "127.0.0.0/8,::1/128"
@@ -96,7 +96,7 @@ async def test_an_agent_refuses_a_tool_service_whose_address_is_not_allowed(
     monkeypatch.setenv("MESHLINE_LLM_URL", LLM_URL)
     monkeypatch.setenv("MESHLINE_ASSISTANT_TOOL_ALLOW_NETWORKS", allow)
     agent = create_agent(AssistantSettings(profile="commerce"))
-    llm = ScriptedLLM(turns=[[("list_my_orders", {})], "Here they are."])
+    llm = ScriptedModel(*[[("list_my_orders", {})], "Here they are."])
     binding = {
         "service": "commerce-tools",
         "url": f"{url}/mcp" if protocol == "mcp" else url,

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from meshline.orchestrator.app import create_app
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.settings import OrchestratorSettings
+from meshline.testing.asgi import asgi_client
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.kit import ToolServiceSettings, create_tool_app
 from tests.orchestrator.test_registry_conflicts import echo
@@ -42,10 +43,8 @@ def orchestrator(
     async def start(allow: str) -> AsyncIterator[Orchestrator]:
         monkeypatch.setenv("MESHLINE_ORCHESTRATOR_REGISTRY_ALLOW_NETWORKS", allow)
         app = create_app(OrchestratorSettings())
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://orchestrator") as http:
-                yield http, app
+        async with asgi_client(app, "http://orchestrator") as http:
+            yield http, app
 
     return start
 

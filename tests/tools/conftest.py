@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from meshline.testing.asgi import asgi_client
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
 from meshline.tools.crm.app import create_app as create_crm
@@ -19,19 +20,15 @@ DEMO_CUSTOMERS = 20
 @pytest.fixture
 async def commerce(mesh_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     app = create_commerce(CommerceSettings(demo_customers=DEMO_CUSTOMERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://commerce.test") as http:
-            yield http
+    async with asgi_client(app, "http://commerce.test") as http:
+        yield http
 
 
 @pytest.fixture
 async def crm(mesh_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     app = create_crm(CRMSettings(demo_customers=DEMO_CUSTOMERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as http:
-            yield http
+    async with asgi_client(app, "http://crm.test") as http:
+        yield http
 
 
 @pytest.fixture

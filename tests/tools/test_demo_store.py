@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from meshline.testing.asgi import asgi_client
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
 from meshline.tools.kit.schema_check import OutdatedSchema
@@ -21,10 +22,7 @@ Auth = Callable[..., dict[str, str]]
 @asynccontextmanager
 async def crm_service(settings: CRMSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_crm(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://crm.test") as http,
-    ):
+    async with asgi_client(app, "http://crm.test") as http:
         yield http
 
 

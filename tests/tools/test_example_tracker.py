@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import httpx
-
 from meshline.agents.assistant.profile import load_profile
+from meshline.testing.asgi import asgi_client
 from tests.tools.tool_tokens import tool_token
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shipment_tracker"
@@ -19,11 +18,7 @@ async def test_shipment_tracker_example(mesh_env: dict[str, str], token_keys: tu
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     app = module.create_app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t.test") as http,
-    ):
+    async with asgi_client(app, "http://t.test") as http:
         manifest = (await http.get("/v1/manifest")).json()
         assert manifest["name"] == "shipment-tracker" and manifest["tools"][0]["name"] == "track_parcel"
         token = tool_token(token_keys[0], "shipment-tracker", tenant="acme", user="alice")

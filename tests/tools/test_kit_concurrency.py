@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from meshline.testing.asgi import asgi_client
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
 from tests.tools.tool_processes import DATABASE_URL, serving
@@ -128,10 +129,7 @@ async def test_a_write_blocked_by_another_process_is_a_retryable_503(mesh_env: d
     settings = CRMSettings(demo_customers=5, sqlite_busy_timeout_ms=200)
     app = create_crm(settings)
     path = settings.resolved_database_url().removeprefix("sqlite+aiosqlite:///")
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://crm.test") as http,
-    ):
+    async with asgi_client(app, "http://crm.test") as http:
         args = {"subject": "Blocked", "description": "wait"}
         other = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the file
         other.execute("BEGIN IMMEDIATE")

@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 
+from meshline.testing.asgi import asgi_client
 from meshline.tools.commerce.models import CommerceBase, Order, OrderItem, Product, Refund, Return
 from meshline.tools.commerce.seed import KINDS, generate
 from meshline.tools.commerce.settings import CommerceSettings
@@ -162,10 +163,7 @@ async def service(mesh_env: dict[str, str], database_url: str) -> AsyncIterator[
         database=database,
     )
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kit.test")
-        )
+        http = await stack.enter_async_context(asgi_client(app, "http://kit.test"))
         stack.push_async_callback(database.dispose)
         yield http, database
 

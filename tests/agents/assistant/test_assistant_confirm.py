@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from meshline.agents.assistant.tool_catalog import idempotency_key
-from tests.agents.assistant import tool_loop_harness
 from tests.agents.assistant.tool_loop_harness import Harness
 from tests.meshline.test_confirmation import AMBIGUOUS
 
@@ -19,7 +18,7 @@ ASK = [{"role": "user", "content": "refund 3.00 on my delivered order, it arrive
 async def ask_refund(h: Harness, amount_cents: int = 300) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model asks for a refund on dev's delivered order: (the order, the agent's question)."""
     order = (await h.tool("list_my_orders", {"status": "delivered"}))["orders"][0]
-    h.llm.turns = [[("issue_refund", {"order_id": order["id"], "amount_cents": amount_cents, "reason": "scratched"})]]
+    h.llm.replies = [[("issue_refund", {"order_id": order["id"], "amount_cents": amount_cents, "reason": "scratched"})]]
     asked = await h.invoke(ASK)
     assert asked["tool_calls"][0]["status"] == "pending_confirmation"
     return order, asked
@@ -49,13 +48,13 @@ async def test_an_unclear_reply_asks_again_and_runs_nothing(harness: Harness, te
 async def test_a_new_request_is_answered_and_the_question_stays_open(harness: Harness) -> None:
     order, asked = await ask_refund(harness)
     pending = asked["pending"]
-    harness.llm.turns = ["We ship within two days."]
+    harness.llm.replies = ["We ship within two days."]
     other = await harness.invoke(reply(asked, "how fast do you ship?"), pending=pending)
     assert other["content"].startswith("We ship within two days.\n\n(Still waiting for your answer: shall I run")
     assert "issue_refund(" in other["content"] and other["pending"] == pending
     assert other["tool_calls"] == [] and await refunded(harness, order) == 0
 
-    harness.llm.turns = ["Refunded 3.00."]
+    harness.llm.replies = ["Refunded 3.00."]
     convo = [*reply(asked, "how fast do you ship?"), {"role": "assistant", "content": other["content"]}]
     done = await harness.invoke([*convo, {"role": "user", "content": "yes"}], pending=pending)
     assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["fallback_for"] is None
@@ -65,19 +64,12 @@ async def test_a_new_request_is_answered_and_the_question_stays_open(harness: Ha
 async def test_calls_without_ids_in_two_turns_make_two_keys_and_two_refunds(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def without_ids(calls: list[tuple[str, dict[str, Any]]], step: int) -> dict[str, Any]:
-        body = original(calls, step)
-        for call in body["choices"][0]["message"]["tool_calls"]:
-            del call["id"]
-        return body
-
-    original = tool_loop_harness.tool_call_completion
-    monkeypatch.setattr(tool_loop_harness, "tool_call_completion", without_ids)
+    monkeypatch.setattr(harness.llm, "call_ids", False)  # tool calls arrive without ids
     ids, effects = [], []
     for _ in range(2):  # two turns of one thread (the harness's thread-7), the same refund asked each time
         order, asked = await ask_refund(harness, 100)
         pending = asked["pending"]
-        harness.llm.turns = ["Refunded 1.00."]
+        harness.llm.replies = ["Refunded 1.00."]
         done = await harness.invoke(reply(asked, "yes"), pending=pending)
         ids.append(pending["id"])
         effects.append(done["tool_calls"][0]["result"]["id"])

@@ -9,7 +9,8 @@ import respx
 
 from meshline.agents.assistant.profile import load_profile
 from meshline.contracts import AgentResult, Manifest, ProblemDetails
-from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, completion, sent_json, task_body
+from meshline.testing.scripted_model import Reply, Usage, completion_json
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, sent_json, task_body
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -37,7 +38,9 @@ async def test_manifest_describes_the_general_agent_without_auth(client: httpx.A
 async def test_invoke_sends_prompt_memories_and_conversation_to_the_llm_layer(
     client: httpx.AsyncClient, llm: respx.MockRouter, token: str
 ) -> None:
-    route = llm.post(COMPLETIONS).respond(200, json=completion("Hi! How can I help?", 40, 7))
+    route = llm.post(COMPLETIONS).respond(
+        200, json=completion_json(Reply(text="Hi! How can I help?", usage=Usage(prompt_tokens=40, completion_tokens=7)))
+    )
     conversation = [
         {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "Hello!"},
@@ -68,7 +71,7 @@ async def test_invoke_sends_prompt_memories_and_conversation_to_the_llm_layer(
 async def test_invoke_without_memories_sends_the_bare_system_prompt(
     client: httpx.AsyncClient, llm: respx.MockRouter, token: str
 ) -> None:
-    route = llm.post(COMPLETIONS).respond(200, json=completion("Hello!"))
+    route = llm.post(COMPLETIONS).respond(200, json=completion_json(Reply(text="Hello!")))
 
     response = await client.post("/v1/invoke", json=task_body(), headers=auth(token))
 
@@ -79,7 +82,7 @@ async def test_invoke_without_memories_sends_the_bare_system_prompt(
 
 
 async def test_missing_token_is_401(client: httpx.AsyncClient, llm: respx.MockRouter) -> None:
-    route = llm.post(COMPLETIONS).respond(200, json=completion("never"))
+    route = llm.post(COMPLETIONS).respond(200, json=completion_json(Reply(text="never")))
 
     response = await client.post("/v1/invoke", json=task_body())
 
@@ -91,7 +94,7 @@ async def test_missing_token_is_401(client: httpx.AsyncClient, llm: respx.MockRo
 async def test_token_for_another_agent_is_403(
     client: httpx.AsyncClient, llm: respx.MockRouter, issue_token: Callable[..., str]
 ) -> None:
-    route = llm.post(COMPLETIONS).respond(200, json=completion("never"))
+    route = llm.post(COMPLETIONS).respond(200, json=completion_json(Reply(text="never")))
     other = issue_token(audience="commerce")
 
     response = await client.post("/v1/invoke", json=task_body(), headers=auth(other))

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import respx
 import yaml
@@ -14,7 +13,9 @@ import yaml
 from meshline.agents.assistant.app import create_app
 from meshline.agents.assistant.profile import MAX_EXAMPLES, ProfileError, load_profile
 from meshline.agents.assistant.settings import AssistantSettings
-from tests.agents.assistant.llm_standin import COMPLETIONS, completion, sent_json, task_body
+from meshline.testing.asgi import asgi_client
+from meshline.testing.scripted_model import Reply, completion_json
+from tests.agents.assistant.llm_standin import COMPLETIONS, sent_json, task_body
 
 BILLING = {
     "name": "billing",
@@ -57,17 +58,15 @@ async def test_profile_from_a_file_makes_another_agent(
     issue_token: Callable[..., str],
 ) -> None:
     monkeypatch.setenv("MESHLINE_ASSISTANT_PROFILE", str(write_profile(tmp_path, **BILLING)))
-    route = llm.post(COMPLETIONS).respond(200, json=completion("Your invoice is on its way."))
+    route = llm.post(COMPLETIONS).respond(200, json=completion_json(Reply(text="Your invoice is on its way.")))
     app = create_app()
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as client:
-            manifest = (await client.get("/v1/manifest")).json()
-            good = issue_token(audience="billing")
-            answered = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {good}"})
-            general = issue_token(audience="general")
-            refused = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {general}"})
+    async with asgi_client(app, "http://billing.test") as client:
+        manifest = (await client.get("/v1/manifest")).json()
+        good = issue_token(audience="billing")
+        answered = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {good}"})
+        general = issue_token(audience="general")
+        refused = await client.post("/v1/invoke", json=task_body(), headers={"authorization": f"Bearer {general}"})
 
     assert (manifest["name"], manifest["examples"]) == ("billing", BILLING["examples"])
     assert app.state.settings.name == "billing"

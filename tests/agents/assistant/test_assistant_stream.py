@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from meshline.contracts import AgentResult, ProblemDetails
 from meshline.sse import SSEMessage, aiter_sse
-from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, chunk, sent_json, sse_stream, task_body
+from meshline.testing.scripted_model import DONE, Reply, Usage, chunk_events, text_event, usage_event
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_TOKEN, sent_json, task_body
 
-USAGE = {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34}
+USAGE = Usage(prompt_tokens=30, completion_tokens=4)
 
 
 def sse_headers(token: str) -> dict[str, str]:
@@ -34,7 +35,9 @@ async def test_stream_relays_each_token_then_the_result(
 ) -> None:
     pieces = ["Hello", " there", ", how", " can I help?"]
     route = llm.post(COMPLETIONS).respond(
-        200, content=sse_stream(pieces, USAGE), headers={"content-type": "text/event-stream"}
+        200,
+        content=b"".join(chunk_events(Reply(pieces=["", *pieces], usage=USAGE))),
+        headers={"content-type": "text/event-stream"},
     )
 
     events = await invoke_events(client, token, task_body(memories=["Name is Alice"]))
@@ -45,7 +48,7 @@ async def test_stream_relays_each_token_then_the_result(
     assert final["type"] == "result"
     result = AgentResult.model_validate(final["result"])
     assert (result.content, result.agent, result.task_id) == ("Hello there, how can I help?", "general", "task-1")
-    assert result.usage.model_dump() == USAGE
+    assert result.usage.model_dump() == USAGE.as_json()
 
     sent = sent_json(route)
     assert sent["stream"] is True
@@ -60,10 +63,10 @@ async def test_stream_is_not_buffered(agent_app: FastAPI, llm: respx.MockRouter,
     done = asyncio.Event()
 
     async def gated_llm() -> AsyncIterator[bytes]:
-        yield chunk("first")
-        yield chunk(" second")
+        yield text_event("first")
+        yield text_event(" second")
         await asyncio.wait_for(second_delta_seen.wait(), timeout=5)
-        yield chunk(" third") + chunk(usage=USAGE) + b"data: [DONE]\n\n"
+        yield text_event(" third") + usage_event(USAGE) + DONE
 
     llm.post(COMPLETIONS).respond(200, content=gated_llm(), headers={"content-type": "text/event-stream"})
     body = json.dumps(task_body()).encode()
@@ -117,7 +120,7 @@ async def test_llm_error_mid_stream_becomes_an_error_event(
     client: httpx.AsyncClient, llm: respx.MockRouter, token: str
 ) -> None:
     error = {"error": {"message": "model crashed", "type": "server_error", "code": "provider_error"}}
-    content = chunk("Hi") + chunk(" there") + f"data: {json.dumps(error)}\n\n".encode()
+    content = text_event("Hi") + text_event(" there") + f"data: {json.dumps(error)}\n\n".encode()
     llm.post(COMPLETIONS).respond(200, content=content, headers={"content-type": "text/event-stream"})
 
     events = await invoke_events(client, token, task_body())
@@ -133,7 +136,7 @@ async def test_llm_problem_event_mid_stream_keeps_its_code(
     client: httpx.AsyncClient, llm: respx.MockRouter, token: str
 ) -> None:
     problem_event = {"title": "Deadline exceeded", "status": 504, "detail": "too slow", "code": "deadline_exceeded"}
-    content = chunk("Hi") + f"event: error\ndata: {json.dumps(problem_event)}\n\n".encode()
+    content = text_event("Hi") + f"event: error\ndata: {json.dumps(problem_event)}\n\n".encode()
     llm.post(COMPLETIONS).respond(200, content=content, headers={"content-type": "text/event-stream"})
 
     events = await invoke_events(client, token, task_body())
@@ -146,7 +149,7 @@ async def test_broken_llm_connection_mid_stream_becomes_an_error_event(
     client: httpx.AsyncClient, llm: respx.MockRouter, token: str
 ) -> None:
     async def breaking_llm() -> AsyncIterator[bytes]:
-        yield chunk("Hi")
+        yield text_event("Hi")
         raise httpx.ReadError("connection reset by peer")
 
     llm.post(COMPLETIONS).respond(200, content=breaking_llm(), headers={"content-type": "text/event-stream"})

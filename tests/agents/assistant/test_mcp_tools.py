@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from meshline.agents.assistant.app import create_app as create_agent
 from meshline.agents.assistant.settings import AssistantSettings
 from meshline.contracts.agent import PendingCall
+from meshline.testing.scripted_model import ScriptedModel
 from meshline.testing.serve import serve_in_thread
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
 from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL
-from tests.agents.assistant.tool_loop_harness import ScriptedLLM
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mcp_giftcards" / "server.py"
 
@@ -41,10 +41,10 @@ def giftcards_url() -> Iterator[str]:
 @pytest.fixture
 async def agent(
     mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[httpx.AsyncClient, ScriptedLLM]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, ScriptedModel]]:
     monkeypatch.setenv("MESHLINE_LLM_URL", LLM_URL)
     app: FastAPI = create_agent(AssistantSettings(profile="commerce"))
-    llm = ScriptedLLM()
+    llm = ScriptedModel()
     async with app.router.lifespan_context(app):
         with respx.mock(assert_all_called=False) as router:  # httpx only: MCP rides httpx2 to the real servers
             router.get(f"{LLM_URL}/healthz").respond(200, json={"status": "ok"})
@@ -85,13 +85,13 @@ async def invoke(
 
 
 async def test_read_only_mcp_tool_runs_and_side_effects_wait_for_yes(
-    agent: tuple[httpx.AsyncClient, ScriptedLLM], giftcards_url: str, issue_token: Callable[..., str]
+    agent: tuple[httpx.AsyncClient, ScriptedModel], giftcards_url: str, issue_token: Callable[..., str]
 ) -> None:
     http, llm = agent
     token = minter(issue_token, "dev")
     binding = {"service": "gift-cards", "url": giftcards_url, "protocol": "mcp"}
 
-    llm.turns = [[("check_balance", {"code": "GIFT-1000"})], "You have 50.00 left."]
+    llm.replies = [[("check_balance", {"code": "GIFT-1000"})], "You have 50.00 left."]
     read = await invoke(http, token, binding, "balance of GIFT-1000?")
     assert read["content"] == "You have 50.00 left."
     call = read["tool_calls"][0]
@@ -102,24 +102,24 @@ async def test_read_only_mcp_tool_runs_and_side_effects_wait_for_yes(
     assert "5000" in llm.requests[1]["messages"][-1]["content"], "the model saw the tool's answer"
 
     llm.requests.clear()
-    llm.turns = [[("redeem", {"code": "GIFT-1000", "amount_cents": 1200})], "Done: 38.00 left."]
+    llm.replies = [[("redeem", {"code": "GIFT-1000", "amount_cents": 1200})], "Done: 38.00 left."]
     asked = await invoke(http, token, binding, "use 12.00 of GIFT-1000")
     assert asked["tool_calls"][0]["status"] == "pending_confirmation", "no readOnlyHint: confirm first"
     pending = PendingCall.model_validate(asked["pending"])
 
     llm.requests.clear()
-    llm.turns = ["Done: 38.00 left."]
+    llm.replies = ["Done: 38.00 left."]
     done = await invoke(http, token, binding, "yes", pending=pending.model_dump())
     assert done["tool_calls"][0]["status"] == "ok" and done["tool_calls"][0]["result"]["balance_cents"] == 3800
 
     llm.requests.clear()
-    llm.turns = [[("check_balance", {"code": "GIFT-0"})], "That card does not exist."]
+    llm.replies = [[("check_balance", {"code": "GIFT-0"})], "That card does not exist."]
     failed = await invoke(http, token, binding, "balance of GIFT-0?")
     assert failed["tool_calls"][0]["status"] == "error" and "GIFT-0" in failed["tool_calls"][0]["error"]
 
 
 async def test_kit_tools_over_mcp_keep_customer_and_idempotency(
-    agent: tuple[httpx.AsyncClient, ScriptedLLM], mesh_env: dict[str, str], issue_token: Callable[..., str]
+    agent: tuple[httpx.AsyncClient, ScriptedModel], mesh_env: dict[str, str], issue_token: Callable[..., str]
 ) -> None:
     http, llm = agent
     commerce = create_commerce(CommerceSettings(demo_customers=10))
@@ -134,20 +134,20 @@ async def test_kit_tools_over_mcp_keep_customer_and_idempotency(
             )
         order = listed.json()["orders"][0]
         refund = {"order_id": order["id"], "amount_cents": 300, "reason": "late"}
-        llm.turns = [[("issue_refund", refund)]]
+        llm.replies = [[("issue_refund", refund)]]
         asked = await invoke(http, token, binding, "refund 3.00", thread="thread-refund")
         pending = asked["pending"]
 
         # A replayed "yes" (say, after a crash) reuses the thread's key: the kit answers the stored refund.
         results = []
         for _ in range(2):
-            llm.turns = ["Refunded."]
+            llm.replies = ["Refunded."]
             done = await invoke(http, token, binding, "yes", thread="thread-refund", pending=pending)
             results.append(done["tool_calls"][0]["result"])
         assert results[0] == results[1] and results[0]["refunded_total_cents"] == 300
 
         other = minter(issue_token, "cust-0001")
         llm.requests.clear()
-        llm.turns = [[("get_order", {"order_id": order["id"]})], "Not found."]
+        llm.replies = [[("get_order", {"order_id": order["id"]})], "Not found."]
         theirs = await invoke(http, other, binding, f"show order {order['id']}", thread="thread-other")
         assert theirs["tool_calls"][0]["status"] == "error" and "not" in theirs["tool_calls"][0]["error"]

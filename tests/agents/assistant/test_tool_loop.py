@@ -21,7 +21,7 @@ def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def test_multi_step_tool_loop(harness: Harness) -> None:
     order = await dev_order(harness, "shipped")
-    harness.llm.turns = [
+    harness.llm.replies = [
         [("list_my_orders", {"status": "shipped"})],
         [("track_shipment", {"order_id": order["id"]})],
         "Your order is on its way.",
@@ -41,7 +41,7 @@ async def test_multi_step_tool_loop(harness: Harness) -> None:
 
 
 async def test_tool_error_goes_back_to_the_model(harness: Harness) -> None:
-    harness.llm.turns = [[("get_order", {"order_id": "ord-99999"})], "I could not find that order."]
+    harness.llm.replies = [[("get_order", {"order_id": "ord-99999"})], "I could not find that order."]
     result = await harness.invoke([{"role": "user", "content": "what's in order ord-99999?"}])
     call = result["tool_calls"][0]
     assert call["status"] == "error" and "order_not_found" in call["error"]
@@ -50,14 +50,14 @@ async def test_tool_error_goes_back_to_the_model(harness: Harness) -> None:
 
 
 async def test_unknown_tool_and_bad_arguments_are_tool_errors(harness: Harness) -> None:
-    harness.llm.turns = [[("delete_everything", {}), ("get_order", {"order_id": ""})], "Sorry."]
+    harness.llm.replies = [[("delete_everything", {}), ("get_order", {"order_id": ""})], "Sorry."]
     result = await harness.invoke([{"role": "user", "content": "hmm"}])
     errors = [c["error"] for c in result["tool_calls"]]
     assert "no tool named" in errors[0] and "invalid_arguments" in errors[1]
 
 
 async def test_step_limit_ends_the_loop(harness: Harness) -> None:
-    harness.llm.turns = [[("search_products", {"query": "mug"})]]
+    harness.llm.replies = [[("search_products", {"query": "mug"})]]
     result = await harness.invoke([{"role": "user", "content": "find mugs forever"}])
     assert len(harness.llm.requests) == 6  # the commerce profile's max_steps
     assert "within 6 steps" in result["content"] and len(result["tool_calls"]) == 6
@@ -66,7 +66,7 @@ async def test_step_limit_ends_the_loop(harness: Harness) -> None:
 async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> None:
     order = await dev_order(harness, "delivered")
     args = {"order_id": order["id"], "amount_cents": 500, "reason": "late delivery"}
-    harness.llm.turns = [[("issue_refund", args)]]
+    harness.llm.replies = [[("issue_refund", args)]]
     asked = await harness.invoke(ASK)
     assert asked["tool_calls"][0]["status"] == "pending_confirmation"
     assert "issue_refund" in asked["content"] and "yes" in asked["content"]
@@ -74,7 +74,7 @@ async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> N
     assert pending["arguments"] == args
     assert (await harness.tool("get_order", {"order_id": order["id"]}))["refunded_cents"] == 0
 
-    harness.llm.turns = ["Done: 5.00 refunded."]
+    harness.llm.replies = ["Done: 5.00 refunded."]
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "yes"}]
     done = await harness.invoke(convo, pending=pending)
     assert done["tool_calls"][0]["status"] == "ok" and done["pending"] is None and done["fallback_for"] is None
@@ -87,7 +87,7 @@ async def test_refund_asks_then_yes_executes_exactly_once(harness: Harness) -> N
 
 async def test_refund_asks_then_no_changes_nothing(harness: Harness) -> None:
     order = await dev_order(harness, "delivered")
-    harness.llm.turns = [[("issue_refund", {"order_id": order["id"], "amount_cents": 100, "reason": "meh"})]]
+    harness.llm.replies = [[("issue_refund", {"order_id": order["id"], "amount_cents": 100, "reason": "meh"})]]
     asked = await harness.invoke(ASK)
     requests_before = len(harness.llm.requests)
     convo = [*ASK, {"role": "assistant", "content": asked["content"]}, {"role": "user", "content": "no, cancel"}]
@@ -109,7 +109,7 @@ async def test_model_cannot_reach_another_customers_order(harness: Harness) -> N
         if theirs:
             break
     target = theirs[0]["id"]
-    harness.llm.turns = [[("get_order", {"order_id": target})], "Not found."]
+    harness.llm.replies = [[("get_order", {"order_id": target})], "Not found."]
     result = await harness.invoke([{"role": "user", "content": f"show order {target}"}])
     call = result["tool_calls"][0]
     assert call["status"] == "error" and "order_not_found" in call["error"] and call["result"] is None

@@ -2,16 +2,15 @@
 
 ``harness``: the commerce agent and the commerce tool service, or (parametrized ``general``) the
 general agent and the CRM. The tool service runs in-process (its real app and SQLite database) behind
-respx, which hands its requests to the ASGI app; the LLM stand-in answers each call with the next
-scripted turn (text, or OpenAI tool calls) and records what it was sent.
+respx, which hands its requests to the ASGI app; the LLM stand-in (a ``ScriptedModel``) answers each call with
+the next scripted reply (text, or OpenAI tool calls) and records what it was sent.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,50 +20,22 @@ from fastapi import FastAPI
 
 from meshline.agents.assistant.app import create_app as create_agent
 from meshline.agents.assistant.settings import AssistantSettings
+from meshline.testing.scripted_model import ScriptedModel
 from meshline.tools.commerce.app import create_app as create_commerce
 from meshline.tools.commerce.settings import CommerceSettings
 from meshline.tools.crm.app import create_app as create_crm
 from meshline.tools.crm.settings import CRMSettings
-from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL
 
 COMMERCE_URL = "http://commerce.test:8301"
 CRM_URL = "http://crm.test:8300"
-Turn = str | list[tuple[str, dict[str, Any]]]  # a reply text, or tool calls (name, arguments)
-
-
-def tool_call_completion(calls: list[tuple[str, dict[str, Any]]], step: int) -> dict[str, Any]:
-    body = completion("")
-    message = body["choices"][0]["message"]
-    message["content"] = None
-    message["tool_calls"] = [
-        {"id": f"call-{step}-{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-        for i, (n, a) in enumerate(calls)
-    ]
-    body["choices"][0]["finish_reason"] = "tool_calls"
-    return body
-
-
-@dataclass
-class ScriptedLLM:
-    """Answers each completion with the next turn; the last turn repeats once the script runs out."""
-
-    turns: list[Turn] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.requests.append(body)
-        turn = self.turns[min(len(self.requests), len(self.turns)) - 1]
-        if isinstance(turn, str):
-            return httpx.Response(200, json=completion(turn))
-        return httpx.Response(200, json=tool_call_completion(turn, len(self.requests)))
 
 
 @dataclass
 class Harness:
     agent: httpx.AsyncClient
     tools_http: httpx.AsyncClient
-    llm: ScriptedLLM
+    llm: ScriptedModel
     token: Callable[..., str]
     agent_name: str = "commerce"
     service: str = "commerce-tools"
@@ -108,7 +79,7 @@ async def wired(
 ) -> AsyncIterator[Harness]:
     """The agent of ``profile`` with the tool service app ``tools`` at ``tools_url``, both started."""
     agent: FastAPI = create_agent(AssistantSettings(profile=profile))
-    llm = ScriptedLLM()
+    llm = ScriptedModel()
     transport = httpx.ASGITransport(app=tools)
 
     async def to_tools(request: httpx.Request) -> httpx.Response:

@@ -17,6 +17,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from meshline.agents.llm.app import create_app  # noqa: E402
 from meshline.agents.llm.settings import LlmSettings  # noqa: E402
 from meshline.service.settings import MeshSettings  # noqa: E402
+from meshline.testing.asgi import asgi_client
 from tests.agents.llm.llm_helpers import RunLlm, write_config  # noqa: E402
 
 
@@ -58,10 +59,7 @@ def run_llm(token_keys: tuple[str, str], tmp_path: Path, llm_token: str, redis_u
         mesh = MeshSettings(token_public_key=token_keys[1], home=tmp_path / "home", redis_url=redis_url)
         app = create_app(LlmSettings(mesh=mesh, **overrides))
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://llm", headers=headers) as client,
-        ):
+        async with asgi_client(app, "http://llm", headers) as client:
             yield client
 
     return run

@@ -13,6 +13,7 @@ import pytest
 
 from meshline.cli.ports import free_port
 from meshline.testing.fake_openai import start_fake_openai
+from meshline.testing.wait import wait_until
 from tests.agents.llm.llm_helpers import RunLlm, chat, provider_root, write_config
 
 
@@ -44,9 +45,10 @@ async def hanging(url: str) -> int:
 
 
 async def wait_until_hanging(url: str, count: int) -> None:
-    async with asyncio.timeout(20):
-        while await hanging(url) < count:  # noqa: ASYNC110 - the provider has no wait endpoint
-            await asyncio.sleep(0.05)
+    async def reached() -> bool:  # the provider has no wait endpoint: poll it
+        return await hanging(url) >= count
+
+    await wait_until(reached, timeout=20, what=f"{count} hanging call(s)")
 
 
 async def test_a_call_queues_for_the_busy_endpoint_and_is_served_when_it_frees(

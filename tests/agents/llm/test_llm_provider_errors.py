@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,27 +12,11 @@ import pytest
 import respx
 
 from meshline.sse import aiter_sse
+from meshline.testing.scripted_model import Reply, ScriptedModel, Wire
 from tests.agents.llm.llm_helpers import RunLlm, write_config
 
 PROVIDER = "http://provider.test/v1"
 ASK = {"model": "default", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def chunk(content: str) -> bytes:
-    body = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None}],
-    }
-    return f"data: {json.dumps(body)}\n\n".encode()
-
-
-class BreaksAfterOneChunk(httpx.AsyncByteStream):
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield chunk("Hel")
-        raise httpx.ReadError("connection reset by peer")
 
 
 @pytest.fixture
@@ -95,9 +79,7 @@ async def test_provider_server_error_is_a_retryable_502(
 async def test_stream_broken_midway_ends_with_an_error_event(
     run_llm: RunLlm, provider: respx.Route, provider_config: Path
 ) -> None:
-    provider.mock(
-        return_value=httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=BreaksAfterOneChunk())
-    )
+    provider.mock(side_effect=ScriptedModel(Reply(text="Hel", break_after=1), wire=Wire(model="m")))
     async with (
         run_llm(config=provider_config) as client,
         client.stream("POST", "/v1/chat/completions", json={**ASK, "stream": True}) as response,

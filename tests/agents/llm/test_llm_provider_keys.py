@@ -19,17 +19,11 @@ import respx
 
 from meshline.agents.llm.versions import Registry
 from meshline.testing.redis_dump import dump_redis
+from meshline.testing.scripted_model import Reply, Usage, Wire, completion_json
 from tests.agents.llm.llm_helpers import RunLlm, admin_headers, chat, served_by, write_config
 
 PROVIDER = "http://provider.test/v1"
-COMPLETION = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "m",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-}
+COMPLETION = completion_json(Reply(text="hi", usage=Usage(prompt_tokens=1, completion_tokens=1)), Wire(model="m"))
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
+from meshline.testing.wait import wait_until
 from tests.agents.llm.llm_helpers import RunLlm, admin_headers, chat, metric_value, served_by, write_config
 
 DEAD_BASE = "http://127.0.0.1:9/v1"  # nothing listens on the discard port: connection refused
@@ -27,7 +29,7 @@ async def test_a_failing_canary_is_rolled_back_and_users_never_see_its_errors(
             for i in range(24)
         ]
         assert {served_by(r) for r in responses} == {"default@v1"}  # the stable version answered every time
-        await asyncio.sleep(0.2)  # the rollback runs in the background
+        await wait_until(lambda: _rolled_back(client, admin), what="the rollback runs in the background")
         listing = (await client.get("/v1/admin/models", headers=admin)).json()
         metrics = (await client.get("/metrics")).text
     default = next(a for a in listing["aliases"] if a["alias"] == "default")
@@ -78,3 +80,9 @@ async def test_a_cooled_down_alias_without_fallback_fails_fast_with_retry_after(
     assert first.status_code == 502
     assert (second.status_code, second.json()["code"]) == (503, "no_healthy_deployment")
     assert 1 <= int(second.headers["retry-after"]) <= 20
+
+
+async def _rolled_back(client: httpx.AsyncClient, admin: dict[str, str]) -> bool:
+    listing = (await client.get("/v1/admin/models", headers=admin)).json()
+    default = next(a for a in listing["aliases"] if a["alias"] == "default")
+    return any(v["version"] == "v2" and v["status"] == "rolled_back" for v in default["versions"])

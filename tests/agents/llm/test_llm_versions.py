@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from meshline.agents.llm.config import Deployment, LlmConfig
 from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry, deploy, promote, rollback, seed
 from meshline.errors import Conflict
+from meshline.testing.wait import wait_until
 from tests.agents.llm.llm_helpers import RunLlm, admin_headers, chat, served_by
 
 
@@ -88,19 +89,25 @@ async def test_deploy_splits_real_traffic_and_a_second_replica_follows_within_a_
             headers=admin,
         )
         assert deployed.status_code == 200, deployed.text
-        started = time.monotonic()
-        while True:  # the second replica picks the change up by itself
+
+        async def default_alias() -> dict[str, Any]:
             listing = (await second.get("/v1/admin/models", headers=admin)).json()
-            default = next(a for a in listing["aliases"] if a["alias"] == "default")
-            if {v["version"]: v["weight"] for v in default["versions"]} == {"v1": 70, "v2": 30}:
-                break
-            assert time.monotonic() - started < 1.0, default
-            await asyncio.sleep(0.02)
+            return next(a for a in listing["aliases"] if a["alias"] == "default")
+
+        async def split() -> bool:  # the second replica picks the change up by itself
+            weights = {v["version"]: v["weight"] for v in (await default_alias())["versions"]}
+            return weights == {"v1": 70, "v2": 30}
+
+        await wait_until(split, timeout=1.0, interval=0.02, what="the second replica sees the canary")
+        default = await default_alias()
         assert "api_key" not in str(default)  # keys are stored, never listed
 
         async def version_of(client: httpx.AsyncClient, thread: str) -> str:
             response = await client.post("/v1/chat/completions", json=chat("hi"), headers={"x-meshline-thread": thread})
             return served_by(response)
+
+        async def serves(client: httpx.AsyncClient, version: str) -> bool:  # one call: cheap to poll
+            return await version_of(client, threads[0]) == version
 
         threads = [f"conv-{i}" for i in range(40)]
         on_first = await asyncio.gather(*(version_of(first, t) for t in threads))
@@ -110,12 +117,12 @@ async def test_deploy_splits_real_traffic_and_a_second_replica_follows_within_a_
 
         promoted = await second.post("/v1/admin/models/default/promote", json={"version": "v2"}, headers=admin)
         assert promoted.status_code == 200
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: serves(first, "default@v2"), timeout=1.0, what="the first replica promotes")
         assert set(await asyncio.gather(*(version_of(first, t) for t in threads[:10]))) == {"default@v2"}
 
         rolled = await first.post("/v1/admin/models/default/rollback", headers=admin)
         assert rolled.status_code == 200
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: serves(second, "default@v1"), timeout=1.0, what="the second replica rolls back")
         assert set(await asyncio.gather(*(version_of(second, t) for t in threads[:10]))) == {"default@v1"}
         history = (await second.get("/v1/admin/models/history", params={"alias": "default"}, headers=admin)).json()
     actions = [(e["action"], e.get("version"), e["who"]) for e in history["history"]]

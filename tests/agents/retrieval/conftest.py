@@ -7,10 +7,8 @@ HTTP boundary that records what it was sent.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +21,19 @@ from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.embeddings import LocalEmbedder
 from meshline.memory.app import create_app as create_memory
 from meshline.memory.settings import MemorySettings
-from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL, completion, sse_stream
+from meshline.testing.scripted_model import ScriptedModel
+from meshline.testing.wait import wait_until
+from tests.agents.assistant.llm_standin import COMPLETIONS, LLM_URL
 
 MEMORY_URL = "http://memory.test:8200"
 KNOWLEDGE_DIR = Path(__file__).resolve().parents[3] / "knowledge"
 
 
 @dataclass
-class ScriptedLLM:
-    """Answers every completion with ``reply``; records the requests."""
-
-    reply: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.requests.append(body)
-        if body.get("stream"):
-            usage = {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59}
-            words = [w + " " for w in self.reply.split(" ")]
-            return httpx.Response(200, content=sse_stream(words, usage), headers={"content-type": "text/event-stream"})
-        return httpx.Response(200, json=completion(self.reply))
-
-
-@dataclass
 class Harness:
     agent: httpx.AsyncClient
     memory: httpx.AsyncClient
-    llm: ScriptedLLM
+    llm: ScriptedModel
     token: Callable[..., str]
 
     def headers(self, tenant: str = "acme", audience: str = "knowledge") -> dict[str, str]:
@@ -87,13 +70,13 @@ async def ingest_knowledge(memory: httpx.AsyncClient, headers: dict[str, str]) -
         f"{MEMORY_URL}/v1/collections/default/documents", json={"documents": documents}, headers=headers
     )
     assert response.status_code == 202, response.text
-    for _ in range(600):
+
+    async def ingested() -> bool:
         status = (await memory.get(f"{MEMORY_URL}/v1/jobs/{response.json()['job_id']}", headers=headers)).json()
-        if status["state"] == "completed":
-            return
         assert status["state"] != "completed_with_errors", status
-        await asyncio.sleep(0.05)
-    raise AssertionError("the knowledge base was not ingested")
+        return bool(status["state"] == "completed")
+
+    await wait_until(ingested, timeout=30, what="the knowledge base was not ingested")
 
 
 @pytest.fixture
@@ -108,7 +91,7 @@ async def harness(
     monkeypatch.setenv("MESHLINE_MEMORY_URL", MEMORY_URL)
     memory = create_memory(MemorySettings(chroma_path=tmp_path / "chroma", worker_block_ms=50), embedder=embedder)
     agent = create_agent(RetrievalSettings())
-    llm = ScriptedLLM()
+    llm = ScriptedModel("")
     memory_transport = httpx.ASGITransport(app=memory)
 
     async def to_memory(request: httpx.Request) -> httpx.Response:

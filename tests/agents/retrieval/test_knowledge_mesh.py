@@ -3,7 +3,6 @@ then a chat turn pinned to the knowledge agent answers with citations (fake LLM 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from meshline.cli.ingest_cmd import ingest_and_wait, seed_knowledge_base
 from meshline.cli.up_cmd import KNOWLEDGE_DIR
 from meshline.sdk import Client, MeshlineAPIError
 from meshline.testing.mesh import TestMesh, run_test_mesh
+from meshline.testing.wait import wait_until_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -96,9 +96,8 @@ def test_file_uploads_pass_through_the_orchestrator(mesh: TestMesh) -> None:
     assert response.status_code == 202, response.text
     with Client(base_url=mesh.url, api_key=mesh.api_key) as client:
         job_id = response.json()["job_id"]
-        deadline = time.monotonic() + 60
-        while not (status := client.jobs.get(job_id)).finished and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until_sync(lambda: client.jobs.get(job_id).finished, timeout=60, interval=0.2, what="the upload job")
+        status = client.jobs.get(job_id)
         assert (status.done, status.failed) == (2, 0), status
         assert client.knowledge.info("uploads").chunks == 2
         client.knowledge.delete("uploads")

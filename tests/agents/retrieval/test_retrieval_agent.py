@@ -37,11 +37,11 @@ async def invoke(harness: Harness, question: str, **headers: str) -> dict[str, A
 
 
 async def test_answers_from_the_knowledge_base_with_citations(harness: Harness) -> None:
-    harness.llm.reply = "Pending orders can be cancelled for free [1]; shipped ones must be returned [2]."
+    harness.llm.replies = ["Pending orders can be cancelled for free [1]; shipped ones must be returned [2]."]
     result = await invoke(harness, "Is there a fee to cancel my order?")
 
     assert result["agent"] == "knowledge" and result["handoff"] is None
-    assert result["content"] == harness.llm.reply
+    assert result["content"] == harness.llm.replies[0].text
     [sent] = harness.llm.requests
     system = sent["messages"][0]["content"]
     assert "cancellation fee" in system.lower() and "(document cancellation-fees)" in system
@@ -62,7 +62,7 @@ async def test_says_it_does_not_know_and_offers_a_human_without_calling_the_llm(
 
 
 async def test_streams_deltas_then_a_cited_result(harness: Harness) -> None:
-    harness.llm.reply = "Standard shipping takes 3 to 5 business days [1]."
+    harness.llm.replies = ["Standard shipping takes 3 to 5 business days [1]."]
     async with harness.agent.stream(
         "POST",
         "/v1/invoke",
