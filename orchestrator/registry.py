@@ -42,7 +42,7 @@ from meshline.resilience.clock import SYSTEM_CLOCK, Clock
 from meshline.resilience.last_known import LastKnown
 from meshline.resilience.service_url import ServiceUrl
 
-log = logging.getLogger("meshline.registry")
+log = logging.getLogger(__name__)
 MANIFESTS = "meshline:registry:manifests"
 # Set with the first registration; its absence means Redis lost its data (restarted empty).
 EPOCH = "meshline:registry:epoch"

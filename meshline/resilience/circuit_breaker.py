@@ -30,7 +30,7 @@ from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable
 from meshline.resilience.clock import SYSTEM_CLOCK, Clock
 from meshline.resilience.metrics import ResilienceMetrics
 
-log = logging.getLogger("meshline.resilience.breaker")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
