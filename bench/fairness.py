@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 import meshline
-from meshline.testing.mesh import TestMesh, run_test_mesh
+from meshline.testing import TestMesh, run_test_mesh
 
 RESULTS = Path(__file__).parent / "results" / "fairness.json"
 NOISY_RPS = 5.0

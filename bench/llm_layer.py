@@ -38,11 +38,10 @@ from typing import Any
 import httpx
 import yaml
 
-from meshline.cli.ports import free_port, wait_for_port
-from meshline.cli.redis_server import start_redis
-from meshline.service.auth import ServiceTokenIssuer, generate_keypair
+from meshline.cli import free_port, start_redis, wait_for_port
+from meshline.service import ServiceTokenIssuer, generate_keypair
 from meshline.sse import aiter_sse
-from meshline.testing.fake_openai import start_fake_openai
+from meshline.testing import start_fake_openai
 
 sys.path.insert(0, str(Path(__file__).parent))
 from overhead import percentile  # noqa: E402

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from meshline.testing.mesh import run_test_mesh
+from meshline.testing import run_test_mesh
 
 PROVIDER_LATENCY_MS = 50.0
 LEVELS = {"c1": (1, 40), "c16": (16, 320), "c64": (64, 640)}

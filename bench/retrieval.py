@@ -88,11 +88,9 @@ async def latency_pass(http: httpx.AsyncClient, headers: dict[str, str], texts: 
 
 
 async def run(folder: Path, limit_queries: int | None) -> dict[str, Any]:
-    from meshline.cli.ports import free_port
-    from meshline.cli.redis_server import start_redis
-    from meshline.memory.app import create_app
-    from meshline.memory.settings import MemorySettings
-    from meshline.service.auth import ServiceTokenIssuer, generate_keypair
+    from meshline.cli import free_port, start_redis
+    from meshline.memory import MemorySettings, create_app
+    from meshline.service import ServiceTokenIssuer, generate_keypair
 
     corpus, queries, qrels = read_beir(folder)
     load_at_start = list(os.getloadavg())  # the machine is shared: record how busy it was

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
-from meshline.agents.assistant.profile import load_profile
-from meshline.agents.retrieval.manifest import manifest as knowledge_manifest
-from meshline.cli.ports import free_port
-from meshline.cli.redis_server import start_redis
-from meshline.contracts.manifest import Manifest
+from meshline.agents.assistant import load_profile
+from meshline.agents.retrieval import manifest as knowledge_manifest
+from meshline.cli import free_port, start_redis
+from meshline.contracts import Manifest
 from meshline.embeddings import EmbeddingSettings
-from meshline.orchestrator.routing import (
+from meshline.orchestrator import (
     LabelledMessage,
+    OrchestratorSettings,
     Outcome,
     RouteEmbedder,
     RouteIndex,
@@ -52,7 +52,6 @@ from meshline.orchestrator.routing import (
     score,
     vote,
 )
-from meshline.orchestrator.settings import OrchestratorSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).parent / "results" / "routing.json"

@@ -36,11 +36,11 @@ from typing import Any
 import httpx
 from overhead import load  # bench/overhead.py: the same bounded load generator
 
-from meshline.cli.ports import free_port, wait_for_port
+from meshline.cli import free_port, wait_for_port
 from meshline.errors import MeshlineError
 from meshline.mcp_client import McpToolClient
-from meshline.service.auth import ServiceTokenIssuer, generate_keypair
-from meshline.testing.fake_openai import start_fake_openai
+from meshline.service import ServiceTokenIssuer, generate_keypair
+from meshline.testing import start_fake_openai
 
 RESULTS = Path(__file__).parent / "results" / "tools.json"
 LEVELS = {"c1": (1, 300), "c16": (16, 1600)}

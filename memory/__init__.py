@@ -12,3 +12,18 @@ Entry points: :func:`meshline.memory.app.create_app`, :class:`meshline.memory.se
 ``python -m meshline.memory`` runs it. This package imports nothing on import: the parse sandbox's
 worker process imports a module of it and must stay light.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from meshline.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from meshline.memory.app import create_app
+    from meshline.memory.settings import MemorySettings
+
+__all__ = ["MemorySettings", "create_app"]
+__getattr__ = lazy_exports(
+    __name__, {"MemorySettings": "meshline.memory.settings", "create_app": "meshline.memory.app"}
+)

@@ -31,7 +31,7 @@ from meshline.memory.memories import routes as memory_routes
 from meshline.memory.memories.store import MemoryStore
 from meshline.memory.memories.write_worker import MemoryWorker
 from meshline.memory.settings import MemorySettings
-from meshline.service.app import add_readiness_check, create_service_app
+from meshline.service import add_readiness_check, create_service_app
 
 REDIS_SOCKET_MARGIN_S = 5.0
 

@@ -21,9 +21,8 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
-from meshline.contracts.memory import MetadataScalar, StoredMetadata
-from meshline.embeddings import Embedder
-from meshline.embeddings.chroma import ChromaEmbeddingFunction
+from meshline.contracts import MetadataScalar, StoredMetadata
+from meshline.embeddings import ChromaEmbeddingFunction, Embedder
 from meshline.errors import MeshlineError, ServiceUnavailable
 from meshline.memory.settings import MemorySettings
 

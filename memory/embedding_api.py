@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from meshline.embeddings import Embedder
-from meshline.service.auth import Identity, require_identity
+from meshline.service import Identity, require_identity
 
 MAX_EMBED_INPUTS = 256
 MAX_EMBED_CHARS = 8000

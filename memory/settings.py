@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meshline.embeddings import LOCAL_EMBEDDING_MODEL, EmbeddingSettings, EmbedPrecision
-from meshline.service.settings import ServiceSettings
+from meshline.service import ServiceSettings
 
 
 class MemorySettings(ServiceSettings):

@@ -27,9 +27,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from meshline.contracts.manifest import ToolSpec
+from meshline.contracts import ToolSpec
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
-from meshline.service.context import DEADLINE_HEADER, current_context
+from meshline.service import DEADLINE_HEADER, current_context
 
 log = logging.getLogger(__name__)
 # What a model may call a function (OpenAI's rule); MCP allows more, the mesh cannot offer those.

@@ -27,15 +27,24 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.routing import build_router
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnRunner
-from meshline.resilience.address_guard import AddressGuard, GuardedTransport
-from meshline.resilience.bulkhead import Bulkhead, BulkheadPolicy
-from meshline.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker, SharedBreakerStore
-from meshline.resilience.client import ServiceClient
-from meshline.resilience.metrics import ResilienceMetrics
-from meshline.service.app import add_readiness_check, create_service_app
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.background import BackgroundTasks
-from meshline.service.telemetry import LATENCY_BUCKETS
+from meshline.resilience import (
+    AddressGuard,
+    BreakerPolicy,
+    Bulkhead,
+    BulkheadPolicy,
+    CircuitBreaker,
+    GuardedTransport,
+    ResilienceMetrics,
+    ServiceClient,
+    SharedBreakerStore,
+)
+from meshline.service import (
+    LATENCY_BUCKETS,
+    BackgroundTasks,
+    ServiceTokenIssuer,
+    add_readiness_check,
+    create_service_app,
+)
 
 
 def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from meshline.contracts.api_keys import ADMIN, SCOPES
+from meshline.contracts import ADMIN, SCOPES
 from meshline.errors import Forbidden, Unauthorized
 from meshline.orchestrator.key_store import ApiKeyStore
 from meshline.orchestrator.keys import is_admin_key
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.service.context import current_context
+from meshline.service import current_context
 
 BOOTSTRAP_KEY_ID = "admin"
 

@@ -20,19 +20,24 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from meshline.contracts.agent import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
+from meshline.contracts import AgentResult, AgentTask, HopTokens, ToolBinding, ToolCallRecord
 from meshline.errors import MeshlineError, ServiceUnavailable, UpstreamError
 from meshline.orchestrator.dispatch_outcome import DispatchFailure, DispatchOutcome
 from meshline.orchestrator.pending import PENDING_TTL_S, PendingCalls
 from meshline.orchestrator.registry import ServiceRegistry
-from meshline.resilience.bulkhead import Bulkhead
-from meshline.resilience.circuit_breaker import CircuitBreaker, SharedBreakerStore
-from meshline.resilience.client import STREAM_BROKEN, ServiceClient, raise_for_problem
-from meshline.resilience.deadlines import time_left
-from meshline.resilience.metrics import ResilienceMetrics
-from meshline.resilience.pipeline import CallPipeline, CallPolicy
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.scopes import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL
+from meshline.resilience import (
+    STREAM_BROKEN,
+    Bulkhead,
+    CallPipeline,
+    CallPolicy,
+    CircuitBreaker,
+    ResilienceMetrics,
+    ServiceClient,
+    SharedBreakerStore,
+    raise_for_problem,
+    time_left,
+)
+from meshline.service import AGENT_INVOKE, KNOWLEDGE_READ, LLM_CALL, TOOLS_CALL, ServiceTokenIssuer
 from meshline.sse import SSE_MEDIA_TYPE, aiter_sse
 
 log = logging.getLogger(__name__)

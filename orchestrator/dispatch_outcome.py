@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from meshline.contracts.agent import AgentResult
+from meshline.contracts import AgentResult
 from meshline.errors import MeshlineError
 
 

@@ -26,8 +26,7 @@ from langgraph.types import Send
 from prometheus_client import Histogram
 
 from meshline.confirmation import Reply, classify
-from meshline.contracts.agent import AgentResult, AgentTask
-from meshline.contracts.chat import RouteDecision
+from meshline.contracts import AgentResult, AgentTask, RouteDecision
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.dispatch_outcome import DispatchFailure
 from meshline.orchestrator.memory_client import MemoryClient
@@ -35,9 +34,7 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.routing import RoutePlan, Router
 from meshline.orchestrator.shown_text import DispatchRelay
 from meshline.orchestrator.turn_state import StoredMessage, TurnState, last_agents, previous_agent
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.background import BackgroundTasks
-from meshline.service.scopes import LLM_CALL, MEMORIES_READ, MEMORIES_WRITE
+from meshline.service import LLM_CALL, MEMORIES_READ, MEMORIES_WRITE, BackgroundTasks, ServiceTokenIssuer
 
 Update = TypeVar("Update")
 

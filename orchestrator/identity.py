@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshline.contracts.api_keys import ACT_AS_USER
+from meshline.contracts import ACT_AS_USER
 from meshline.errors import Forbidden
 from meshline.orchestrator.auth import Principal
 from meshline.scoped_keys import join_key

@@ -26,13 +26,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from meshline.contracts.api_keys import ADMIN
+from meshline.contracts import ADMIN
 from meshline.errors import ServiceUnavailable
 from meshline.orchestrator.key_cache import ConfirmedKeys
 from meshline.orchestrator.key_db import api_keys, create_schema, keys_database_url, open_engine
 from meshline.orchestrator.keys import ApiKeyRecord, could_be_minted, digest, new_key_id, new_secret
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.resilience.last_known import REDIS_DOWN
+from meshline.resilience import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 REVOKED_CHANNEL = "meshline:apikeys:revoked"

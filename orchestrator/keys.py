@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from meshline.contracts.api_keys import ApiKeyInfo, KeyState
+from meshline.contracts import ApiKeyInfo, KeyState
 
 KEY_PREFIX = "ml_"
 # Minted keys are 46 characters; anything far longer is not one of ours and never reaches the database.

@@ -17,12 +17,11 @@ import re
 
 from pydantic import ValidationError
 
-from meshline.contracts.manifest import NAME_PATTERN, Manifest
+from meshline.contracts import NAME_PATTERN, Manifest
 from meshline.errors import MeshlineError, Unprocessable, UpstreamError
 from meshline.mcp_client import TOOL_NAME, McpToolClient
 from meshline.orchestrator.registry_fetch import validation_summary
-from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed, GuardedTransport2
-from meshline.resilience.service_url import ServiceUrl
+from meshline.resilience import AddressGuard, AddressNotAllowed, GuardedTransport2, ServiceUrl
 
 LIST_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 2.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from meshline.errors import MeshlineError
-from meshline.resilience.client import ServiceClient, raise_for_problem
+from meshline.resilience import ServiceClient, raise_for_problem
 
 log = logging.getLogger(__name__)
 RECALL_TIMEOUT_S = 3.0

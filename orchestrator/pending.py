@@ -15,8 +15,8 @@ import time
 
 from redis.asyncio import Redis
 
-from meshline.contracts.agent import PendingCall
-from meshline.resilience.last_known import REDIS_DOWN
+from meshline.contracts import PendingCall
+from meshline.resilience import REDIS_DOWN
 from meshline.scoped_keys import join_key
 
 log = logging.getLogger(__name__)

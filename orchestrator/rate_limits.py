@@ -39,7 +39,7 @@ from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.rate_limit_metrics import LimitMetrics
 from meshline.orchestrator.rate_limit_store import Bucket, Check, LocalLimits, RedisLimits, Refusal, Slots
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.resilience.last_known import REDIS_DOWN
+from meshline.resilience import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 PREFIX = "meshline:limits"

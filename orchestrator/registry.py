@@ -23,9 +23,8 @@ from typing import Protocol
 from pydantic import BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
-from meshline.contracts.agent import ToolBinding
-from meshline.contracts.manifest import Manifest, TokenPolicy
-from meshline.contracts.manifest import Protocol as ToolProtocol
+from meshline.contracts import Manifest, TokenPolicy, ToolBinding
+from meshline.contracts import Protocol as ToolProtocol
 from meshline.errors import (
     BadRequest,
     Conflict,
@@ -37,10 +36,7 @@ from meshline.errors import (
 )
 from meshline.orchestrator.mcp_registration import McpRegistrar
 from meshline.orchestrator.registry_fetch import GuardedFetcher, validation_summary
-from meshline.resilience.address_guard import AddressGuard, AddressNotAllowed
-from meshline.resilience.clock import SYSTEM_CLOCK, Clock
-from meshline.resilience.last_known import LastKnown
-from meshline.resilience.service_url import ServiceUrl
+from meshline.resilience import SYSTEM_CLOCK, AddressGuard, AddressNotAllowed, Clock, LastKnown, ServiceUrl
 
 log = logging.getLogger(__name__)
 MANIFESTS = "meshline:registry:manifests"

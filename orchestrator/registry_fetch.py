@@ -16,9 +16,8 @@ import httpx
 from pydantic import ValidationError
 
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience.address_guard import AddressGuard, GuardedTransport
-from meshline.resilience.service_url import ServiceUrl
-from meshline.service.context import current_context
+from meshline.resilience import AddressGuard, GuardedTransport, ServiceUrl
+from meshline.service import current_context
 
 MAX_BODY_BYTES = 1_000_000  # a manifest is a few kB; a larger answer is not one
 

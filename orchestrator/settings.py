@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from meshline.embeddings import LOCAL_EMBEDDING_MODEL, EmbeddingSettings
-from meshline.service.settings import NetworkList, ServiceSettings
+from meshline.service import NetworkList, ServiceSettings
 
 
 class TenantLimitOverride(BaseModel):

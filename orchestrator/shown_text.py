@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from meshline.contracts.agent import ToolCallRecord
-from meshline.contracts.chat import DeltaEvent, ResetEvent, RouteDecision, ToolEvent
+from meshline.contracts import DeltaEvent, ResetEvent, RouteDecision, ToolCallRecord, ToolEvent
 
 ShownEvent = DeltaEvent | ResetEvent
 # What the graph writes to LangGraph's custom stream; the turn runner turns a RouteDecision into

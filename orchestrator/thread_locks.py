@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from meshline.errors import Conflict
-from meshline.resilience.last_known import REDIS_DOWN
+from meshline.resilience import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "meshline:thread-lock:{key}"

@@ -14,8 +14,7 @@ import operator
 import uuid
 from typing import Annotated, NotRequired, TypedDict, cast
 
-from meshline.contracts.agent import AgentResult
-from meshline.contracts.chat import ChatMessage, RouteDecision
+from meshline.contracts import AgentResult, ChatMessage, RouteDecision
 from meshline.orchestrator.dispatch_outcome import DispatchFailure
 
 

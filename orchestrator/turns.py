@@ -18,17 +18,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from redis.asyncio import Redis
 
-from meshline.contracts.agent import Citation, ToolCallRecord, Usage
-from meshline.contracts.chat import (
+from meshline.contracts import (
     ChatMessage,
     ChatResponse,
+    Citation,
     DeltaEvent,
     DoneEvent,
     ResetEvent,
     RouteDecision,
     RouteEvent,
     ThreadView,
+    ToolCallRecord,
     ToolEvent,
+    Usage,
 )
 from meshline.errors import DeadlineExceeded, MeshlineError, NotFound
 from meshline.orchestrator.identity import Actor
@@ -36,8 +38,8 @@ from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.shown_text import GraphEvent, ShownText
 from meshline.orchestrator.thread_locks import ThreadLocks
 from meshline.orchestrator.turn_state import StoredMessage, TurnState, new_turn_input, stored
-from meshline.resilience.deadlines import TurnTimeouts
-from meshline.service.context import current_context
+from meshline.resilience import TurnTimeouts
+from meshline.service import current_context
 
 log = logging.getLogger(__name__)
 TurnEvent = RouteEvent | DeltaEvent | ResetEvent | ToolEvent | DoneEvent

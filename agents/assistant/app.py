@@ -15,9 +15,7 @@ from meshline.agents.assistant.settings import AssistantSettings
 from meshline.agents.assistant.tool_catalog import ToolCatalog
 from meshline.agents.kit import AgentClients, Handler, create_agent_app
 from meshline.mcp_client import McpToolClient
-from meshline.resilience import ServiceClient
-from meshline.resilience.address_guard import AddressGuard, GuardedTransport, GuardedTransport2
-from meshline.resilience.pipeline import CallPipeline
+from meshline.resilience import AddressGuard, CallPipeline, GuardedTransport, GuardedTransport2, ServiceClient
 
 
 def settings_for(profile: Profile, settings: AssistantSettings) -> AssistantSettings:

@@ -16,7 +16,7 @@ import json
 import uuid
 from typing import Any
 
-from meshline.contracts.agent import PendingCall
+from meshline.contracts import PendingCall
 
 
 def new_call_id() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from meshline.contracts.manifest import ToolSpec
+from meshline.contracts import ToolSpec
 from meshline.mcp_client import McpToolClient
 
 LIST_TIMEOUT_S = 3.0

@@ -7,8 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from meshline.contracts import Manifest
-from meshline.contracts.manifest import NAME_PATTERN
+from meshline.contracts import NAME_PATTERN, Manifest
 from meshline.errors import InvalidConfig
 
 PROFILES_DIR = Path(__file__).parent / "profiles"

@@ -27,8 +27,16 @@ from meshline.agents.assistant.profile import Profile
 from meshline.agents.assistant.tool_catalog import BoundTool, ToolCatalog, idempotency_key, parse_arguments
 from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest, LLMTurn
 from meshline.confirmation import Reply, classify
-from meshline.contracts import AgentResult, AgentTask, Usage
-from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent, PendingCall, ToolCallRecord
+from meshline.contracts import (
+    AgentDelta,
+    AgentResult,
+    AgentResultEvent,
+    AgentTask,
+    AgentToolEvent,
+    PendingCall,
+    ToolCallRecord,
+    Usage,
+)
 from meshline.errors import MeshlineError, UpstreamError
 
 MEMORIES_HEADER = "What you know about this user:"

@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from meshline.agents.kit import AgentSettings
-from meshline.service.settings import NetworkList
+from meshline.service import NetworkList
 
 
 class AssistantSettings(AgentSettings):

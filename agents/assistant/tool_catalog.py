@@ -21,11 +21,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from meshline.agents.assistant.mcp_transport import McpTransport
-from meshline.contracts import Manifest, ToolBinding
-from meshline.contracts.manifest import Protocol, ToolSpec
+from meshline.contracts import Manifest, Protocol, ToolBinding, ToolSpec
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience import raise_for_problem
-from meshline.resilience.pipeline import CallPipeline
+from meshline.resilience import CallPipeline, raise_for_problem
 
 MANIFEST_TIMEOUT_S = 3.0
 

@@ -10,11 +10,18 @@ the process's circuit breaker. The assistant runtime, the knowledge agent and
 ``examples/faq_agent`` are all built on it.
 """
 
-from meshline.agents.kit.app import Setup, create_agent_app
-from meshline.agents.kit.context import AgentClients, AgentContext, AgentStreamEvent, Handler, run_to_result
-from meshline.agents.kit.knowledge import KnowledgeClient
-from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMToolCall, LLMTurn, TurnAccumulator
-from meshline.agents.kit.settings import AgentSettings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from meshline.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from meshline.agents.kit.app import Setup, create_agent_app
+    from meshline.agents.kit.context import AgentClients, AgentContext, AgentStreamEvent, Handler, run_to_result
+    from meshline.agents.kit.knowledge import KnowledgeClient
+    from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMToolCall, LLMTurn, TurnAccumulator
+    from meshline.agents.kit.settings import AgentSettings
 
 __all__ = [
     "AgentClients",
@@ -32,3 +39,22 @@ __all__ = [
     "create_agent_app",
     "run_to_result",
 ]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AgentClients": "meshline.agents.kit.context",
+        "AgentContext": "meshline.agents.kit.context",
+        "AgentSettings": "meshline.agents.kit.settings",
+        "AgentStreamEvent": "meshline.agents.kit.context",
+        "CompletionRequest": "meshline.agents.kit.llm",
+        "Handler": "meshline.agents.kit.context",
+        "KnowledgeClient": "meshline.agents.kit.knowledge",
+        "LLMLayer": "meshline.agents.kit.llm",
+        "LLMToolCall": "meshline.agents.kit.llm",
+        "LLMTurn": "meshline.agents.kit.llm",
+        "Setup": "meshline.agents.kit.app",
+        "TurnAccumulator": "meshline.agents.kit.llm",
+        "create_agent_app": "meshline.agents.kit.app",
+        "run_to_result": "meshline.agents.kit.context",
+    },
+)

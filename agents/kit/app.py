@@ -23,12 +23,8 @@ from meshline.agents.kit.llm import LLMLayer
 from meshline.agents.kit.settings import AgentSettings
 from meshline.agents.kit.stream import PROBLEM_RESPONSES, stream_response
 from meshline.contracts import AgentResult, AgentTask, Manifest
-from meshline.resilience import ServiceClient
-from meshline.resilience.circuit_breaker import CircuitBreaker, LocalBreakerStore
-from meshline.resilience.pipeline import CallPipeline, CallPolicy
-from meshline.service import require_identity
-from meshline.service.app import add_readiness_check, create_service_app
-from meshline.service.scopes import AGENT_INVOKE
+from meshline.resilience import CallPipeline, CallPolicy, CircuitBreaker, LocalBreakerStore, ServiceClient
+from meshline.service import AGENT_INVOKE, add_readiness_check, create_service_app, require_identity
 from meshline.sse import SSE_MEDIA_TYPE
 
 # Builds what a handler needs beyond the kit's clients (a tool catalog, say), closes it at shutdown.

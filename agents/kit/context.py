@@ -18,13 +18,9 @@ from fastapi import FastAPI
 from meshline.agents.kit.knowledge import KnowledgeClient
 from meshline.agents.kit.llm import CompletionRequest, LLMLayer, LLMTurn
 from meshline.agents.kit.settings import AgentSettings
-from meshline.contracts import AgentResult, AgentTask
-from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent
-from meshline.contracts.knowledge_bases import SearchHit
+from meshline.contracts import AgentDelta, AgentResult, AgentResultEvent, AgentTask, AgentToolEvent, SearchHit
 from meshline.errors import UpstreamError
-from meshline.resilience import ServiceClient
-from meshline.resilience.circuit_breaker import CircuitBreaker
-from meshline.resilience.pipeline import CallPipeline
+from meshline.resilience import CallPipeline, CircuitBreaker, ServiceClient
 
 AgentStreamEvent = AgentDelta | AgentToolEvent | AgentResultEvent
 

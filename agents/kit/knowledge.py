@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from meshline.contracts.knowledge_bases import SearchHit, SearchRequest, SearchResult
-from meshline.resilience.pipeline import CallPipeline
+from meshline.contracts import SearchHit, SearchRequest, SearchResult
+from meshline.resilience import CallPipeline
 
 MEMORY_TARGET = "memory"  # the breaker's name for the memory service
 MAX_QUERY_CHARS = 8000

@@ -17,11 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meshline.contracts import Usage
-from meshline.contracts.agent import AgentDelta
+from meshline.contracts import AgentDelta, Usage
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience import raise_for_problem
-from meshline.resilience.pipeline import CallPipeline
+from meshline.resilience import CallPipeline, raise_for_problem
 from meshline.sse import aiter_sse
 
 HEALTH_TIMEOUT_S = 1.5

@@ -8,9 +8,9 @@ from contextlib import aclosing
 
 from fastapi.responses import StreamingResponse
 
-from meshline.contracts.agent import AgentDelta, AgentResultEvent, AgentToolEvent
+from meshline.contracts import AgentDelta, AgentResultEvent, AgentToolEvent
 from meshline.errors import MeshlineError
-from meshline.service.problems import PROBLEM_JSON, problem_for
+from meshline.service import PROBLEM_JSON, problem_for
 from meshline.sse import SSE_MEDIA_TYPE, encode_sse
 
 log = logging.getLogger(__name__)

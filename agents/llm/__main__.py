@@ -11,7 +11,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from meshline.agents.llm.app import create_app  # noqa: E402
 from meshline.agents.llm.settings import LlmSettings  # noqa: E402
-from meshline.service.runner import run_service  # noqa: E402
+from meshline.service import run_service  # noqa: E402
 
 LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 

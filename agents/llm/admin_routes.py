@@ -19,7 +19,7 @@ from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.provider_keys import ProviderKeys
 from meshline.agents.llm.versions import DeploymentSpec, ModelVersion, Registry
-from meshline.contracts.llm_admin import (
+from meshline.contracts import (
     AliasListing,
     HistoryListing,
     RegistryListing,
@@ -30,8 +30,7 @@ from meshline.contracts.llm_admin import (
 )
 from meshline.errors import NotFound
 from meshline.json_types import JsonObject
-from meshline.service.auth import Identity, require_identity
-from meshline.service.scopes import ADMIN, USAGE_READ
+from meshline.service import ADMIN, USAGE_READ, Identity, require_identity
 
 router = APIRouter(prefix="/v1", tags=["llm admin"])
 Admin = Annotated[Identity, Depends(require_identity(ADMIN))]

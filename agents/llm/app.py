@@ -23,10 +23,8 @@ from meshline.agents.llm.routes import router
 from meshline.agents.llm.settings import LlmSettings
 from meshline.agents.llm.telemetry import LlmMetrics
 from meshline.agents.llm.versions import seed
-from meshline.resilience.client import ServiceClient
-from meshline.resilience.retry import RetryPolicy
-from meshline.service.app import add_readiness_check, create_service_app
-from meshline.service.background import BackgroundTasks
+from meshline.resilience import RetryPolicy, ServiceClient
+from meshline.service import BackgroundTasks, add_readiness_check, create_service_app
 
 SEEDED_BY = "meshline (config)"
 

@@ -33,8 +33,7 @@ from meshline.agents.llm.gateway import Attempt, ModelGateway, Outcome
 from meshline.agents.llm.provider_errors import provider_error
 from meshline.errors import DeadlineExceeded, MeshlineError, UpstreamError
 from meshline.json_types import JsonObject
-from meshline.service.context import current_context
-from meshline.service.problems import problem_for
+from meshline.service import current_context, problem_for
 from meshline.sse import SSE_MEDIA_TYPE, encode_sse
 
 log = logging.getLogger(__name__)

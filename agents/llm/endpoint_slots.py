@@ -15,8 +15,7 @@ import math
 from collections.abc import Mapping
 
 from meshline.agents.llm.versions import ModelVersion
-from meshline.resilience.bulkhead import BulkheadFull
-from meshline.resilience.metrics import ResilienceMetrics
+from meshline.resilience import BulkheadFull, ResilienceMetrics
 
 RELEASE_GRACE_S = 5.0
 

@@ -31,7 +31,7 @@ from meshline.agents.llm.telemetry import LlmMetrics
 from meshline.agents.llm.versions import ModelVersion, Registry, auto_rollback
 from meshline.errors import BadRequest, MeshlineError, ServiceUnavailable
 from meshline.json_types import JsonObject
-from meshline.service.background import BackgroundTasks
+from meshline.service import BackgroundTasks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from meshline.resilience.clock import SYSTEM_CLOCK, Clock
+from meshline.resilience import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)

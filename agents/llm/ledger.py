@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from meshline.agents.llm.config import TenantLimits
-from meshline.contracts.llm_admin import SharedHealth, UsageCounts, UsageReport, UsageRow
+from meshline.contracts import SharedHealth, UsageCounts, UsageReport, UsageRow
 from meshline.errors import RateLimited
 
 PREFIX = "meshline:llm"

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from meshline.agents.llm.versions import Registry
-from meshline.contracts.llm_admin import ChangeDetail, RegistryEvent
+from meshline.contracts import ChangeDetail, RegistryEvent
 
 log = logging.getLogger(__name__)
 PREFIX = "meshline:llm:registry"

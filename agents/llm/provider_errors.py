@@ -30,7 +30,7 @@ from meshline.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
-from meshline.resilience.retry import retry_after_seconds
+from meshline.resilience import retry_after_seconds
 
 _DETAIL_LIMIT = 500
 

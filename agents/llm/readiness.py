@@ -8,7 +8,7 @@ from meshline.agents.llm.config import DEFAULT_ALIAS
 from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.versions import DeploymentSpec
 from meshline.errors import ServiceUnavailable
-from meshline.resilience.client import ServiceClient
+from meshline.resilience import ServiceClient
 
 PROBE_TIMEOUT_S = 2.0
 

@@ -12,8 +12,7 @@ from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.response_cache import decide
 from meshline.agents.llm.schemas import CompletionRequest, ModelCard, ModelList
 from meshline.agents.llm.settings import LlmSettings
-from meshline.service.auth import Identity, require_identity
-from meshline.service.scopes import LLM_CALL
+from meshline.service import LLM_CALL, Identity, require_identity
 
 router = APIRouter(prefix="/v1", tags=["llm"])
 THREAD_HEADER = "x-meshline-thread"

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from meshline.service.settings import ServiceSettings
+from meshline.service import ServiceSettings
 
 
 class LlmSettings(ServiceSettings):

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from meshline.agents.llm.config import Deployment, LlmConfig
-from meshline.contracts.llm_admin import DeploymentView
+from meshline.contracts import DeploymentView
 from meshline.errors import Conflict, NotFound
 from meshline.json_types import JsonObject
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from meshline.agents.retrieval.app import create_app
 from meshline.agents.retrieval.settings import RetrievalSettings
-from meshline.service.runner import run_service
+from meshline.service import run_service
 
 
 def main() -> None:

@@ -16,9 +16,7 @@ from contextlib import aclosing
 
 from meshline.agents.kit import AgentContext, AgentStreamEvent, CompletionRequest
 from meshline.agents.retrieval.settings import RetrievalSettings
-from meshline.contracts import AgentTask, Citation
-from meshline.contracts.agent import AgentDelta, AgentResultEvent
-from meshline.contracts.knowledge_bases import SearchHit
+from meshline.contracts import AgentDelta, AgentResultEvent, AgentTask, Citation, SearchHit
 
 DONT_KNOW = (
     "I'm sorry, I don't know: I found nothing about that in the store's policies and help pages. "

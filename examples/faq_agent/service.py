@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from meshline import __version__
 from meshline.agents.kit import AgentContext, AgentSettings, AgentStreamEvent, CompletionRequest, create_agent_app
 from meshline.contracts import AgentTask, Manifest
-from meshline.service.runner import run_service
+from meshline.service import run_service
 
 FAQ = """Opening hours: Monday to Saturday, 9:00 to 18:00.
 Gift wrapping: free on every order; choose it at checkout.

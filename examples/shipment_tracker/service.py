@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from meshline.service.runner import run_service
+from meshline.service import run_service
 from meshline.tools.kit import ToolContext, ToolServiceSettings, create_tool_app, tool
 
 STAGES = ("label created", "picked up", "in transit", "out for delivery", "delivered")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from meshline.errors import Unprocessable
 
 if TYPE_CHECKING:  # only the type: the parse sandbox imports this module and should stay light
-    from meshline.contracts.knowledge_bases import DocumentFormat
+    from meshline.contracts import DocumentFormat
 
 FORMAT_BY_SUFFIX: dict[str, DocumentFormat] = {
     ".txt": "text",

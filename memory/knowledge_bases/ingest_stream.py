@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from meshline.contracts.knowledge_bases import DocumentFormat
+from meshline.contracts import DocumentFormat
 from meshline.memory.knowledge_bases.jobs import JobBook, new_job_id
 from meshline.memory.knowledge_bases.quota import enqueue_within_quota
 from meshline.memory.knowledge_bases.uploads import DocumentUpload

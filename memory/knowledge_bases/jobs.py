@@ -16,7 +16,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from meshline.contracts.knowledge_bases import JobError, JobState, JobStatus
+from meshline.contracts import JobError, JobState, JobStatus
 from meshline.errors import NotFound
 from meshline.memory.knowledge_bases.quota import QUEUED_KEY, RELEASE_LUA, tenant_queued_key
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
-from meshline.contracts.knowledge_bases import CollectionInfo, JobAccepted, JobStatus, SearchRequest, SearchResult
+from meshline.contracts import CollectionInfo, JobAccepted, JobStatus, SearchRequest, SearchResult
 from meshline.errors import MeshlineError, ServiceUnavailable, Unprocessable
 from meshline.memory.knowledge_bases.ingest_stream import enqueue_documents
 from meshline.memory.knowledge_bases.jobs import JobBook
@@ -28,8 +28,7 @@ from meshline.memory.knowledge_bases.search import KnowledgeBaseSearch
 from meshline.memory.knowledge_bases.store import KnowledgeBaseStore, check_collection_name
 from meshline.memory.knowledge_bases.uploads import uploads_from_form, uploads_from_json
 from meshline.memory.settings import MemorySettings
-from meshline.service.auth import Identity, require_identity
-from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
+from meshline.service import KNOWLEDGE_READ, KNOWLEDGE_WRITE, Identity, require_identity
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 Reader = Annotated[Identity, Depends(require_identity(KNOWLEDGE_READ))]

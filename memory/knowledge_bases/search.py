@@ -6,7 +6,7 @@ from typing import cast
 
 from chromadb.api.types import Where, validate_where
 
-from meshline.contracts.knowledge_bases import SearchHit, SearchRequest
+from meshline.contracts import SearchHit, SearchRequest
 from meshline.embeddings import Embedder
 from meshline.errors import Unprocessable
 from meshline.memory.knowledge_bases.lexical import LexicalIndex, LexicalIndexes, reciprocal_rank_fusion

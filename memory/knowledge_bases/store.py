@@ -16,7 +16,7 @@ from typing import cast
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Where
 
-from meshline.contracts.memory import StoredMetadata
+from meshline.contracts import StoredMetadata
 from meshline.errors import NotFound, Unprocessable
 from meshline.memory.chroma import TenantCollections, collection_name, stored_metadata
 from meshline.memory.knowledge_bases.chunking import Chunk

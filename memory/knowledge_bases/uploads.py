@@ -14,7 +14,7 @@ from fastapi import Request
 from pydantic import JsonValue, ValidationError
 from starlette.datastructures import UploadFile
 
-from meshline.contracts.knowledge_bases import MAX_DOCUMENTS_PER_REQUEST, DocumentFormat, DocumentIn, IngestRequest
+from meshline.contracts import MAX_DOCUMENTS_PER_REQUEST, DocumentFormat, DocumentIn, IngestRequest
 from meshline.errors import Unprocessable
 from meshline.memory.knowledge_bases.chunking import Scalar, check_metadata
 from meshline.memory.knowledge_bases.decoding import DocumentError, format_for

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from meshline.contracts.memory import MemoryHit, StoredMetadata
+from meshline.contracts import MemoryHit, StoredMetadata
 
 
 class MemoryAccepted(BaseModel):

@@ -18,15 +18,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from meshline.contracts.memory import MemorySearch, MemoryWrite
+from meshline.contracts import MemorySearch, MemoryWrite
 from meshline.embeddings import Embedder
 from meshline.errors import ServiceUnavailable
 from meshline.memory.memories.models import MemoriesDeleted, MemoryAccepted, MemoryExport, MemorySearchResult
 from meshline.memory.memories.store import MemoryStore
 from meshline.memory.memories.write_stream import MemoryWriteJob, enqueue_write, store_jobs
 from meshline.memory.settings import MemorySettings
-from meshline.service.auth import Identity, require_identity
-from meshline.service.scopes import MEMORIES_READ, MEMORIES_WRITE
+from meshline.service import MEMORIES_READ, MEMORIES_WRITE, Identity, require_identity
 
 router = APIRouter(prefix="/v1", tags=["memory"])
 Reader = Annotated[Identity, Depends(require_identity(MEMORIES_READ))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from meshline.contracts.memory import MemoryHit, MetadataScalar
+from meshline.contracts import MemoryHit, MetadataScalar
 from meshline.memory.chroma import TenantCollections, digest, stored_metadata
 from meshline.memory.memories.models import StoredMemory
 

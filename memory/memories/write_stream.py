@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from meshline.contracts.memory import MemoryWrite, MetadataScalar
+from meshline.contracts import MemoryWrite, MetadataScalar
 from meshline.embeddings import Embedder
 from meshline.memory.memories.store import MemoryRecord, MemoryStore
 

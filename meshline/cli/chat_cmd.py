@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from meshline.cli.client_options import KeyOption, UrlOption, describe, fail, open_client
-from meshline.contracts.chat import ChatResponse, DeltaEvent, DoneEvent, ResetEvent, ToolEvent
+from meshline.contracts import ChatResponse, DeltaEvent, DoneEvent, ResetEvent, ToolEvent
 from meshline.sdk import Client, MeshlineAPIError
 
 EXIT_WORDS = frozenset({"exit", "quit", "/exit", "/quit"})

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from meshline.service.auth import generate_keypair
+from meshline.service import generate_keypair
 
 PRIVATE_FILE = "service_token.pem"
 PUBLIC_FILE = "service_token.pub.pem"

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
-from meshline.contracts.api_keys import ApiKeyInfo
+from meshline.contracts import ApiKeyInfo
 from meshline.sdk import MeshlineAPIError
 
 keys_app = typer.Typer(help="Mint, list and revoke API keys.", no_args_is_help=True)

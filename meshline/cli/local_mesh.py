@@ -15,7 +15,7 @@ from pathlib import Path
 
 from meshline.cli.private_files import new_secret, private_dir, private_secret, write_private
 from meshline.cli.settings import CliSettings
-from meshline.service.auth import generate_keypair
+from meshline.service import generate_keypair
 
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_MODEL_KEY_VAR = "MESHLINE_LOCAL_MODEL_API_KEY"

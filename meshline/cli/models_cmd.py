@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail, open_client
-from meshline.contracts.llm_admin import RegistryListing, UsageReport, UsageRow
+from meshline.contracts import RegistryListing, UsageReport, UsageRow
 from meshline.json_types import JsonObject
 from meshline.sdk import MeshlineAPIError
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
-from meshline.orchestrator.routing import (
+from meshline.orchestrator import (
     LabelError,
     LabelledMessage,
     Outcome,

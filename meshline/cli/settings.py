@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
-from meshline.sdk.discovery import HOME_DIR, ClientSettings
+from meshline.sdk import HOME_DIR, ClientSettings
 
 
 class CliSettings(ClientSettings):

@@ -13,8 +13,7 @@ from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
-from meshline.sdk import MeshlineAPIError, Readiness, ServiceInfo
-from meshline.sdk.discovery import MeshFile, find_mesh_file, read_mesh_file
+from meshline.sdk import MeshFile, MeshlineAPIError, Readiness, ServiceInfo, find_mesh_file, read_mesh_file
 
 # Processes of a local mesh that the registry does not hold (fixed addresses, not agents or tools).
 READY_PATHS = {"local-model": "/v1/models"}

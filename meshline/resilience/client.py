@@ -25,7 +25,7 @@ from meshline.resilience.retry import (
     is_retryable_status,
     retry_after_seconds,
 )
-from meshline.service.context import DEADLINE_HEADER, current_context
+from meshline.service import DEADLINE_HEADER, current_context
 
 MIN_TIMEOUT_S = 0.05
 STREAM_BROKEN = "stream_broken"  # the connection died mid-call: the peer may have done some of the work

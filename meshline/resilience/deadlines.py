@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from meshline.errors import DeadlineExceeded, Unprocessable
-from meshline.service.context import current_context
+from meshline.service import current_context
 
 BUDGET_TIMEOUT = "budget_timeout"
 

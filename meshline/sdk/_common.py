@@ -9,8 +9,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from meshline import __version__
-from meshline.contracts.chat import ChatRequest, StreamEvent
-from meshline.contracts.problem import ProblemDetails
+from meshline.contracts import ChatRequest, ProblemDetails, StreamEvent
 from meshline.json_types import JsonObject
 from meshline.sdk.errors import APIConnectionError, InvalidRequestError
 from meshline.sdk.models import Readiness

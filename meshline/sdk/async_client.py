@@ -9,8 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from meshline.contracts.chat import ChatResponse, DoneEvent, ErrorEvent, StreamEvent, ThreadView
-from meshline.contracts.manifest import TokenPolicy
+from meshline.contracts import ChatResponse, DoneEvent, ErrorEvent, StreamEvent, ThreadView, TokenPolicy
 from meshline.sdk import _common as common
 from meshline.sdk.discovery import discover
 from meshline.sdk.errors import connection_error, error_from_problem, error_from_response

@@ -8,7 +8,7 @@ from typing import TypedDict
 import httpx
 from pydantic import ValidationError
 
-from meshline.contracts.problem import ProblemDetails
+from meshline.contracts import ProblemDetails
 
 
 class MeshlineAPIError(Exception):

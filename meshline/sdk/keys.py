@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-from meshline.contracts.api_keys import CHAT, ApiKey, ApiKeyInfo, ApiKeyList, CreateApiKey
+from meshline.contracts import CHAT, ApiKey, ApiKeyInfo, ApiKeyList, CreateApiKey
 from meshline.json_types import JsonObject
 from meshline.sdk import _common as common
 

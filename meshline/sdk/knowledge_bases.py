@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pydantic import JsonValue
 
-from meshline.contracts.knowledge_bases import CollectionInfo, DocumentFormat, DocumentIn, JobAccepted, JobStatus
+from meshline.contracts import CollectionInfo, DocumentFormat, DocumentIn, JobAccepted, JobStatus
 
 if TYPE_CHECKING:
     from meshline.sdk.client import Client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshline.contracts.api_keys import ApiKey, ApiKeyInfo
+from meshline.contracts import ApiKey, ApiKeyInfo
 from meshline.json_types import JsonObject
 
 __all__ = ["ApiKey", "ApiKeyInfo", "Readiness", "ServiceInfo", "ServiceInstance"]

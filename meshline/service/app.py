@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from meshline.errors import Unauthorized
-from meshline.resilience.metrics import ResilienceMetrics
+from meshline.resilience import ResilienceMetrics
 from meshline.service.auth import ServiceTokenVerifier, bearer_token
 from meshline.service.context import ContextMiddleware
 from meshline.service.deadline import DeadlineMiddleware

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from meshline.contracts.problem import ProblemDetails
+from meshline.contracts import ProblemDetails
 from meshline.errors import MeshlineError
 from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
-from meshline.agents.assistant.profile import PROFILES_DIR
+from meshline.agents.assistant import PROFILES_DIR
 from meshline.testing.mesh import TestMesh, run_test_mesh
 
 REPLICATED = "commerce"  # the agent that runs two replicas in the chaos mesh

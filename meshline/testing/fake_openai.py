@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from meshline.cli.ports import wait_for_port
+from meshline.cli import wait_for_port
 from meshline.testing.scripted_model import (
     ChatMessage,
     ChatRequest,

@@ -16,20 +16,22 @@ from pathlib import Path
 
 import httpx
 
-from meshline.cli.local_mesh import (
+from meshline.cli import (
     DEFAULT_PORTS,
     LOCAL_MODEL_KEY_VAR,
     LocalSecrets,
     ProcessSpec,
+    Supervisor,
     ensure_admin_key,
     ensure_keys,
+    free_port,
+    private_dir,
+    redis_url_for,
+    register_agents_and_mint_key,
     service_specs,
+    start_redis,
+    write_private,
 )
-from meshline.cli.ports import free_port
-from meshline.cli.private_files import private_dir, write_private
-from meshline.cli.redis_server import redis_url_for, start_redis
-from meshline.cli.supervisor import Supervisor
-from meshline.cli.up_cmd import register_agents_and_mint_key
 from meshline.testing.fake_openai import start_fake_openai
 
 READY_TIMEOUT_S = 180.0

@@ -12,7 +12,7 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
-from meshline.cli.ports import free_port
+from meshline.cli import free_port
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from meshline.contracts.chat import ChatRequest, ChatResponse, ErrorEvent
+from meshline.contracts import ChatRequest, ChatResponse, ErrorEvent
 from meshline.errors import MeshlineError, PayloadTooLarge
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.auth import Principal
@@ -15,7 +15,7 @@ from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.rate_limits import limited_turn
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
-from meshline.service.problems import problem_for
+from meshline.service import problem_for
 from meshline.sse import encode_sse
 
 router = APIRouter(tags=["chat"])

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from meshline.contracts.api_keys import ADMIN, NAME, TENANT_ADMIN, TENANT_SCOPES, ApiKey, ApiKeyList, CreateApiKey
+from meshline.contracts import ADMIN, NAME, TENANT_ADMIN, TENANT_SCOPES, ApiKey, ApiKeyList, CreateApiKey
 from meshline.errors import Forbidden, NotFound, Unprocessable
 from meshline.orchestrator.auth import Principal, require_any_scope
 from meshline.orchestrator.key_store import ApiKeyStore

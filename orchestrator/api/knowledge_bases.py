@@ -18,14 +18,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import JsonValue, ValidationError
 
-from meshline.contracts.knowledge_bases import CollectionInfo, IngestRequest, JobAccepted, JobStatus
+from meshline.contracts import CollectionInfo, IngestRequest, JobAccepted, JobStatus
 from meshline.errors import Unprocessable
 from meshline.orchestrator.auth import Principal
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.rate_limits import limited_request
-from meshline.resilience.client import ServiceClient, raise_for_problem
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.scopes import KNOWLEDGE_READ, KNOWLEDGE_WRITE
+from meshline.resilience import ServiceClient, raise_for_problem
+from meshline.service import KNOWLEDGE_READ, KNOWLEDGE_WRITE, ServiceTokenIssuer
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 Ingester = Annotated[Principal, Depends(limited_request("ingest"))]

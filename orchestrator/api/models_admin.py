@@ -17,9 +17,8 @@ from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
-from meshline.resilience.client import ServiceClient
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.scopes import ADMIN, USAGE_READ
+from meshline.resilience import ServiceClient
+from meshline.service import ADMIN, USAGE_READ, ServiceTokenIssuer
 
 router = APIRouter(tags=["models"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]

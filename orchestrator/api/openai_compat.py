@@ -15,14 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshline.contracts.chat import ChatMessage, ChatResponse, DeltaEvent, DoneEvent, ResetEvent
+from meshline.contracts import ChatMessage, ChatResponse, DeltaEvent, DoneEvent, ResetEvent
 from meshline.errors import BadRequest, MeshlineError, NotFound
 from meshline.orchestrator.api.chat import ChatPrincipal, check_message_size
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.turns import TurnEvent, TurnRunner
-from meshline.service.problems import problem_for
+from meshline.service import problem_for
 from meshline.sse import encode_sse
 
 router = APIRouter(tags=["openai"])

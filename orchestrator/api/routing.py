@@ -10,14 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from meshline.contracts.chat import RouteDecision
+from meshline.contracts import RouteDecision
 from meshline.errors import BadRequest
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.identity import acting_user
 from meshline.orchestrator.registry import ServiceRegistry
 from meshline.orchestrator.routing import Router
-from meshline.service.auth import ServiceTokenIssuer
-from meshline.service.scopes import LLM_CALL
+from meshline.service import LLM_CALL, ServiceTokenIssuer
 
 router = APIRouter(prefix="/v1/routes", tags=["routing"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]

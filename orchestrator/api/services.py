@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from meshline.contracts.manifest import Protocol, TokenPolicy
+from meshline.contracts import Protocol, TokenPolicy
 from meshline.orchestrator.auth import Principal, require_scope
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.registry import ServiceEntry, ServiceRegistry

@@ -7,22 +7,29 @@ orchestrator's settings. The evaluation helpers (:func:`load_labelled`, :func:`s
 it on labelled messages for ``meshline routes`` and bench/routing.py.
 """
 
-from meshline.orchestrator.routing.embedder import RouteEmbedder, TracedMiniLM
-from meshline.orchestrator.routing.evaluation import (
-    LabelError,
-    LabelledMessage,
-    Outcome,
-    confusion_by_intent,
-    fit_selection,
-    load_labelled,
-    load_labels,
-    score,
-)
-from meshline.orchestrator.routing.factory import build_router
-from meshline.orchestrator.routing.index import Neighbour, RouteIndex
-from meshline.orchestrator.routing.intents import refers_back, split_intents
-from meshline.orchestrator.routing.llm_stage import LlmChooser, RouteLlmError
-from meshline.orchestrator.routing.router import RoutePlan, Router, RouterConfig, vote
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from meshline.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from meshline.orchestrator.routing.embedder import RouteEmbedder, TracedMiniLM
+    from meshline.orchestrator.routing.evaluation import (
+        LabelError,
+        LabelledMessage,
+        Outcome,
+        confusion_by_intent,
+        fit_selection,
+        load_labelled,
+        load_labels,
+        score,
+    )
+    from meshline.orchestrator.routing.factory import build_router
+    from meshline.orchestrator.routing.index import Neighbour, RouteIndex
+    from meshline.orchestrator.routing.intents import refers_back, split_intents
+    from meshline.orchestrator.routing.llm_stage import LlmChooser, RouteLlmError
+    from meshline.orchestrator.routing.router import RoutePlan, Router, RouterConfig, vote
 
 __all__ = [
     "LabelError",
@@ -47,3 +54,29 @@ __all__ = [
     "split_intents",
     "vote",
 ]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "LabelError": "meshline.orchestrator.routing.evaluation",
+        "LabelledMessage": "meshline.orchestrator.routing.evaluation",
+        "LlmChooser": "meshline.orchestrator.routing.llm_stage",
+        "Neighbour": "meshline.orchestrator.routing.index",
+        "Outcome": "meshline.orchestrator.routing.evaluation",
+        "RouteEmbedder": "meshline.orchestrator.routing.embedder",
+        "RouteIndex": "meshline.orchestrator.routing.index",
+        "RouteLlmError": "meshline.orchestrator.routing.llm_stage",
+        "RoutePlan": "meshline.orchestrator.routing.router",
+        "Router": "meshline.orchestrator.routing.router",
+        "RouterConfig": "meshline.orchestrator.routing.router",
+        "TracedMiniLM": "meshline.orchestrator.routing.embedder",
+        "build_router": "meshline.orchestrator.routing.factory",
+        "confusion_by_intent": "meshline.orchestrator.routing.evaluation",
+        "fit_selection": "meshline.orchestrator.routing.evaluation",
+        "load_labelled": "meshline.orchestrator.routing.evaluation",
+        "load_labels": "meshline.orchestrator.routing.evaluation",
+        "refers_back": "meshline.orchestrator.routing.intents",
+        "score": "meshline.orchestrator.routing.evaluation",
+        "split_intents": "meshline.orchestrator.routing.intents",
+        "vote": "meshline.orchestrator.routing.router",
+    },
+)

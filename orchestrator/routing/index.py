@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from redis.asyncio import Redis
 
-from meshline.contracts.manifest import Manifest
+from meshline.contracts import Manifest
 
 FITTED = "meshline:routes:fitted"  # hash: agent -> JSON list of added examples
 VERSION = "meshline:routes:version"  # bumped by every fit/reset, so replicas reload

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from meshline.contracts.manifest import Manifest
+from meshline.contracts import Manifest
 from meshline.errors import MeshlineError, UpstreamError
-from meshline.resilience.client import ServiceClient, raise_for_problem
+from meshline.resilience import ServiceClient, raise_for_problem
 
 NONE = "none"
 

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from meshline.contracts.chat import RouteDecision
-from meshline.contracts.manifest import Manifest
+from meshline.contracts import Manifest, RouteDecision
 from meshline.errors import NotFound, ServiceUnavailable
 from meshline.orchestrator.routing.embedder import RouteEmbedder
 from meshline.orchestrator.routing.index import Neighbour, RouteIndex

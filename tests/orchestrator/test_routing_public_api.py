@@ -9,6 +9,7 @@ import sys
 import pytest
 
 PACKAGES = ["meshline.embeddings", "meshline.orchestrator.routing"]
+LAZY_MACHINERY = {"TYPE_CHECKING", "annotations", "lazy_exports"}  # meshline.exports: the __init__'s own imports
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -18,7 +19,7 @@ def test_all_lists_every_public_name_once(name: str) -> None:
     assert len(declared) == len(set(declared))
     assert all(hasattr(package, n) for n in declared)
     public = {n for n, v in vars(package).items() if not n.startswith("_") and not _is_submodule(name, v)}
-    assert public == set(declared)
+    assert public - LAZY_MACHINERY <= set(declared)
 
 
 def _is_submodule(package: str, value: object) -> bool:

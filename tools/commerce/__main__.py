@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshline.service.runner import run_service
+from meshline.service import run_service
 from meshline.tools.commerce.app import create_app
 from meshline.tools.commerce.settings import CommerceSettings
 

@@ -9,8 +9,7 @@ from meshline.tools.commerce.models import CommerceBase
 from meshline.tools.commerce.seed import KINDS, generate
 from meshline.tools.commerce.settings import CommerceSettings
 from meshline.tools.commerce.tools import TOOLS
-from meshline.tools.kit import create_tool_app
-from meshline.tools.kit.demo_store import DemoStore
+from meshline.tools.kit import DemoStore, create_tool_app
 
 DESCRIPTION = (
     "The shop's catalog and the customer's orders: search products, list and look up orders, track shipments, "

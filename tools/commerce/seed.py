@@ -17,7 +17,7 @@ from meshline.tools.commerce.models import (
     Shipment,
     TrackingEvent,
 )
-from meshline.tools.kit.demo_people import demo_id_code, demo_people, tenant_seed
+from meshline.tools.kit import demo_id_code, demo_people, tenant_seed
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)  # fixed, so the same seed gives the same store on any day
 CATALOG = {

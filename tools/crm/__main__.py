@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshline.service.runner import run_service
+from meshline.service import run_service
 from meshline.tools.crm.app import create_app
 from meshline.tools.crm.settings import CRMSettings
 

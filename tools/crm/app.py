@@ -9,8 +9,7 @@ from meshline.tools.crm.models import CRMBase
 from meshline.tools.crm.seed import KINDS, generate
 from meshline.tools.crm.settings import CRMSettings
 from meshline.tools.crm.tools import TOOLS
-from meshline.tools.kit import create_tool_app
-from meshline.tools.kit.demo_store import DemoStore
+from meshline.tools.kit import DemoStore, create_tool_app
 
 DESCRIPTION = (
     "The customer's account: profile and contact details, newsletter subscription, and support tickets "

@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from meshline.tools.crm.models import TICKET_STATES, Contact, Note, Ticket
-from meshline.tools.kit.demo_people import demo_id_code, demo_people, tenant_seed
+from meshline.tools.kit import demo_id_code, demo_people, tenant_seed
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SUBJECTS = ("Where is my parcel?", "Refund not received", "Wrong item delivered", "Cannot log in",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from meshline.tools.kit.demo_store import DemoStoreSettings
+from meshline.tools.kit import DemoStoreSettings
 
 
 class CRMSettings(DemoStoreSettings):

@@ -15,12 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
 from starlette.routing import Route
 
-from meshline.contracts.manifest import Manifest
+from meshline.contracts import Manifest
 from meshline.errors import NotFound
 from meshline.json_types import JsonObject
-from meshline.service import Identity, require_identity
-from meshline.service.app import add_readiness_check, create_service_app
-from meshline.service.scopes import TOOLS_CALL
+from meshline.service import TOOLS_CALL, Identity, add_readiness_check, create_service_app, require_identity
 from meshline.tools.kit.calls import TenantSetup, ToolRuntime, run_tool
 from meshline.tools.kit.database import Database
 from meshline.tools.kit.idempotency import KitBase

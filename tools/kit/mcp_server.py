@@ -32,10 +32,16 @@ from starlette.types import Receive, Scope, Send
 
 from meshline.errors import MeshlineError, NotFound, ServiceUnavailable, Unauthorized
 from meshline.mcp_client import IDEMPOTENCY_META_KEY
-from meshline.service.auth import Identity, require_identity
-from meshline.service.context import RequestContext, bind_context, current_context
-from meshline.service.problems import problem_for, problem_response
-from meshline.service.scopes import TOOLS_CALL
+from meshline.service import (
+    TOOLS_CALL,
+    Identity,
+    RequestContext,
+    bind_context,
+    current_context,
+    problem_for,
+    problem_response,
+    require_identity,
+)
 from meshline.tools.kit.calls import ToolRuntime, run_tool
 from meshline.tools.kit.tenancy import TenantScope
 from meshline.tools.kit.tool import ToolDef

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from meshline.service.settings import ServiceSettings
+from meshline.service import ServiceSettings
 
 
 class ToolServiceSettings(ServiceSettings):

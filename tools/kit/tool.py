@@ -10,7 +10,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from meshline.contracts.manifest import NAME_PATTERN, ToolSpec
+from meshline.contracts import NAME_PATTERN, ToolSpec
 
 
 @dataclass(frozen=True)
