@@ -23,6 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from meshline.json_types import JsonObject
 from meshline.memory.settings import MemorySettings
 
 Entry = tuple[str, dict[str, str]]
@@ -182,7 +183,7 @@ class StreamConsumer(ABC):
         """Take over entries pending longer than ``claim_idle_ms``; returns how many were handled."""
         handled = 0
         for _ in range(RECLAIM_ROUNDS):
-            pending: list[dict[str, Any]] = await self.redis.xpending_range(
+            pending: list[JsonObject] = await self.redis.xpending_range(
                 self.stream,
                 self.group,
                 min="-",
@@ -254,7 +255,7 @@ class StreamConsumer(ABC):
     async def close(self) -> None:
         """Leave the group if nothing is pending on this consumer (else another worker reclaims it)."""
         try:
-            consumers: list[dict[str, Any]] = await self.redis.xinfo_consumers(self.stream, self.group)
+            consumers: list[JsonObject] = await self.redis.xinfo_consumers(self.stream, self.group)
             mine = [c for c in consumers if c.get("name") == self.consumer]
             if mine and int(mine[0].get("pending", 0)) == 0:
                 await self.redis.xgroup_delconsumer(self.stream, self.group, self.consumer)

@@ -29,6 +29,7 @@ from mcp.shared.exceptions import MCPError
 
 from meshline.contracts import ToolSpec
 from meshline.errors import DeadlineExceeded, MeshlineError, ServiceUnavailable, UpstreamError
+from meshline.json_types import JsonObject
 from meshline.service import DEADLINE_HEADER, current_context
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ class McpToolClient:
         self,
         url: str,
         name: str,
-        arguments: dict[str, Any],
+        arguments: JsonObject,
         *,
         idempotency_key: str | None = None,
         token: str | None = None,

@@ -27,6 +27,7 @@ from prometheus_client import Histogram
 
 from meshline.confirmation import Reply, classify
 from meshline.contracts import AgentResult, AgentTask, RouteDecision
+from meshline.json_types import JsonObject
 from meshline.orchestrator.dispatch import AgentCaller
 from meshline.orchestrator.dispatch_outcome import DispatchFailure
 from meshline.orchestrator.memory_client import MemoryClient
@@ -171,7 +172,7 @@ class TurnGraph:
     def _task(self, state: TurnState, who: Who, agent: str) -> AgentTask:
         """The recent history, its last message cut to the part ``agent`` handles, and the memories."""
         recent = state["messages"][-(self.deps.history_messages + 1) :]
-        history: list[dict[str, Any]] = [{"role": m["role"], "content": m["content"]} for m in recent]
+        history: list[JsonObject] = [{"role": m["role"], "content": m["content"]} for m in recent]
         history[-1]["content"] = state.get("parts", {}).get(agent, state["message"])
         return AgentTask(
             task_id=state["turn_id"], thread_id=who.thread_key, messages=history, memories=state.get("memories", [])

@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import RowMapping, insert, select, update
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from meshline.contracts import ADMIN
 from meshline.errors import ServiceUnavailable
+from meshline.json_types import JsonObject
 from meshline.orchestrator.key_cache import ConfirmedKeys
 from meshline.orchestrator.key_db import api_keys, create_schema, keys_database_url, open_engine
 from meshline.orchestrator.keys import ApiKeyRecord, could_be_minted, digest, new_key_id, new_secret
@@ -211,9 +211,7 @@ class ApiKeyStore:
                     log.info("listening for key revocations again")
                     self._redis_degraded = False
                 while not stop.is_set():
-                    message: dict[str, Any] | None = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=1.0
-                    )
+                    message: JsonObject | None = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         data = message["data"]
                         self.cache.forget(data.decode() if isinstance(data, bytes) else str(data))

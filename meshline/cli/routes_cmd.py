@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from meshline.cli.client_options import KeyOption, UrlOption, fail
 from meshline.cli.services_cmd import admin_client
+from meshline.json_types import JsonObject
 from meshline.orchestrator import (
     LabelError,
     LabelledMessage,
@@ -45,7 +46,7 @@ def _labelled(file: Path, labels: Path) -> list[LabelledMessage]:
     return messages
 
 
-def _report_tables(report: dict[str, Any]) -> list[Table]:
+def _report_tables(report: JsonObject) -> list[Table]:
     agents = Table(title="per agent", title_justify="left")
     for column in ("agent", "precision", "recall", "messages"):
         agents.add_column(column, justify="left" if column == "agent" else "right")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from meshline.contracts.manifest import Protocol, TokenPolicy
+from meshline.json_types import JsonObject
 
 
 class Citation(BaseModel):
@@ -20,7 +21,7 @@ class ToolCallRecord(BaseModel):
     id: str
     tool: str
     service: str | None = None
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
     result: Any = None
     error: str | None = None
     status: Literal["ok", "error", "pending_confirmation"] = "ok"
@@ -63,13 +64,13 @@ class PendingCall(BaseModel):
     id: str
     service: str
     tool: str
-    arguments: dict[str, Any] = Field(default_factory=dict)  # the tool's JSON arguments
+    arguments: JsonObject = Field(default_factory=dict)  # the tool's JSON arguments
 
 
 class AgentTask(BaseModel):
     task_id: str
     thread_id: str
-    messages: list[dict[str, Any]] = Field(min_length=1, description="Conversation in OpenAI message format.")
+    messages: list[JsonObject] = Field(min_length=1, description="Conversation in OpenAI message format.")
     memories: list[str] = Field(default_factory=list)
     tools: list[ToolBinding] = Field(default_factory=list)
     tokens: HopTokens = Field(default_factory=HopTokens)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from meshline.json_types import JsonObject
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 Protocol = Literal["meshline", "mcp"]
@@ -19,8 +21,8 @@ class ToolSpec(BaseModel):
 
     name: str
     description: str = ""
-    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    output_schema: dict[str, Any] = Field(default_factory=dict)
+    input_schema: JsonObject = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    output_schema: JsonObject = Field(default_factory=dict)
     side_effects: bool = False
 
 

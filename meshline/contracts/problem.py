@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict
+
+from meshline.json_types import JsonObject
 
 
 class ProblemDetails(BaseModel):
@@ -20,4 +20,4 @@ class ProblemDetails(BaseModel):
     retryable: bool = False
     instance: str | None = None
     trace_id: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[JsonObject] | None = None

@@ -12,6 +12,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
 from meshline.embeddings.base import Embedder
 from meshline.embeddings.settings import LOCAL_EMBEDDING_MODEL
+from meshline.json_types import JsonObject
 
 EMBEDDING_FUNCTION_NAME = "meshline"
 
@@ -38,11 +39,11 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
     def name() -> str:
         return EMBEDDING_FUNCTION_NAME
 
-    def get_config(self) -> dict[str, Any]:
+    def get_config(self) -> JsonObject:
         return {"model": self.embedder.model, "batch_size": self.embedder.batch_size}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+    def build_from_config(config: JsonObject) -> ChromaEmbeddingFunction:
         # Chroma calls this while validating every upsert and query (it deserialises the
         # collection's schema each time). Loading a model here cost ~80% of an upsert, and
         # the store always passes vectors itself, so hand back a placeholder that loads nothing.

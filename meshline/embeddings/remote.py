@@ -6,6 +6,7 @@ from typing import Any
 
 from meshline.embeddings.base import Embedder, normalised
 from meshline.errors import UpstreamError
+from meshline.json_types import JsonObject
 
 
 class LiteLLMEmbedder(Embedder):
@@ -25,7 +26,7 @@ class LiteLLMEmbedder(Embedder):
         self._api_key = api_key
         self._timeout_s = timeout_s
 
-    def _kwargs(self, texts: list[str]) -> dict[str, Any]:
+    def _kwargs(self, texts: list[str]) -> JsonObject:
         return {
             "model": self.model,
             "input": texts,

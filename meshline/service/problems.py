@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshline.contracts import ProblemDetails
 from meshline.errors import MeshlineError
+from meshline.json_types import JsonObject
 from meshline.service.asgi import WatchedSend
 from meshline.service.context import current_context
 
@@ -50,7 +51,7 @@ def problem_for(error: MeshlineError, instance: str | None = None) -> ProblemDet
     )
 
 
-def _json_safe_errors(errors: Any) -> list[dict[str, Any]]:
+def _json_safe_errors(errors: Any) -> list[JsonObject]:
     out = []
     for err in errors:
         out.append(

@@ -20,6 +20,7 @@ import httpx
 import yaml
 
 from meshline.agents.assistant import PROFILES_DIR
+from meshline.json_types import JsonObject
 from meshline.testing.mesh import TestMesh, run_test_mesh
 
 REPLICATED = "commerce"  # the agent that runs two replicas in the chaos mesh
@@ -150,7 +151,7 @@ class Chat:
         self, agent: str, message: str = "where is my order 1042?", timeout_s: float | None = None
     ) -> Outcome:
         started = time.monotonic()
-        body: dict[str, Any] = {"message": message, "agent": agent}
+        body: JsonObject = {"message": message, "agent": agent}
         if timeout_s is not None:
             body["timeout_s"] = timeout_s
         try:
@@ -199,7 +200,7 @@ class Chat:
         return outcomes
 
 
-async def services(mesh: TestMesh) -> dict[str, dict[str, Any]]:
+async def services(mesh: TestMesh) -> dict[str, JsonObject]:
     async with httpx.AsyncClient(timeout=5) as http:
         # The full listing (instances, breakers) is the platform admin's.
         response = await http.get(f"{mesh.url}/v1/services", headers={"authorization": f"Bearer {mesh.admin_key}"})
@@ -228,7 +229,7 @@ def replica_names(mesh: TestMesh, agent: str) -> list[str]:
     return [name for name in mesh.specs if name == agent or (name.startswith(f"{agent}-") and name[-1].isdigit())]
 
 
-async def replica_loss(mesh: TestMesh, requests: int = 300, concurrency: int = 16) -> dict[str, Any]:
+async def replica_loss(mesh: TestMesh, requests: int = 300, concurrency: int = 16) -> JsonObject:
     """Scenario a: one of two replicas is killed a third of the way into the load."""
     victim = replica_names(mesh, REPLICATED)[-1]
     killed_at: list[float] = []
@@ -268,7 +269,7 @@ async def breaker(mesh: TestMesh, agent: str) -> str:
     return str((await services(mesh))[agent].get("breaker"))
 
 
-async def agent_down(mesh: TestMesh, requests: int = 60, concurrency: int = 4) -> dict[str, Any]:
+async def agent_down(mesh: TestMesh, requests: int = 60, concurrency: int = 4) -> JsonObject:
     """Scenario b: every replica of an agent dies; its chats get the fallback, the others keep their pace.
 
     The same load runs before and during the outage (the dead agent's chats and another
@@ -330,7 +331,7 @@ async def ensure_open(mesh: TestMesh) -> None:
     raise AssertionError(f"the breaker of {REPLICATED} did not open")
 
 
-async def recovery(mesh: TestMesh, interval_s: float = 0.2) -> dict[str, Any]:
+async def recovery(mesh: TestMesh, interval_s: float = 0.2) -> JsonObject:
     """Scenario c: the dead agent comes back; its breaker half-opens, one probe closes it, traffic returns."""
     await ensure_open(mesh)
     restarting = time.monotonic()
@@ -369,7 +370,7 @@ async def provider_calls(mesh: TestMesh) -> dict[str, int]:
     return counts
 
 
-async def provider_outage(mesh: TestMesh, mode: str, requests: int = 20, concurrency: int = 4) -> dict[str, Any]:
+async def provider_outage(mesh: TestMesh, mode: str, requests: int = 20, concurrency: int = 4) -> JsonObject:
     """Scenario d: the primary model answers ``mode`` (429, 500 or hang); the backup model answers instead."""
     await asyncio.sleep(MODEL_COOLDOWN_S + 0.5)  # an earlier outage's cooldown is over: the primary is tried
     seen = await provider_calls(mesh)
@@ -393,7 +394,7 @@ async def provider_outage(mesh: TestMesh, mode: str, requests: int = 20, concurr
     }
 
 
-async def slow_agent(mesh: TestMesh, requests: int = 8, timeout_s: float = 4.0) -> dict[str, Any]:
+async def slow_agent(mesh: TestMesh, requests: int = 8, timeout_s: float = 4.0) -> JsonObject:
     """Scenario f: an agent whose every answer takes forever; its turns end at their deadline,
     the other agents keep their pace, and nothing is left waiting afterwards."""
     async with Chat(mesh, 8) as chat:
@@ -427,9 +428,7 @@ async def slow_agent(mesh: TestMesh, requests: int = 8, timeout_s: float = 4.0) 
     }
 
 
-async def redis_outage(
-    mesh: TestMesh, requests: int = 200, concurrency: int = 4, down_s: float = 3.0
-) -> dict[str, Any]:
+async def redis_outage(mesh: TestMesh, requests: int = 200, concurrency: int = 4, down_s: float = 3.0) -> JsonObject:
     """Scenario e: Redis dies under load and comes back; chat answers throughout, state resynchronises."""
     marks: dict[str, float] = {}
 

@@ -16,13 +16,13 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from meshline.cli import wait_for_port
+from meshline.json_types import JsonObject
 from meshline.testing.scripted_model import (
     ChatMessage,
     ChatRequest,
@@ -106,11 +106,11 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
     app.state.hanging = 0  # requests held by a scripted hang whose caller has not hung up yet
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models() -> JsonObject:
         return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "meshline"}]}
 
     @app.get("/_requests")
-    async def recorded() -> list[dict[str, Any]]:
+    async def recorded() -> list[JsonObject]:
         return list(app.state.requests)
 
     @app.post("/_fail")
@@ -159,7 +159,7 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
         return {"scripts": sorted(app.state.scripts)}
 
     @app.post("/v1/embeddings")
-    async def embeddings(request: Request) -> dict[str, Any]:
+    async def embeddings(request: Request) -> JsonObject:
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = []

@@ -24,6 +24,8 @@ from typing import Any, NotRequired, TypedDict
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshline.json_types import JsonObject
+
 
 class Usage(BaseModel):
     """Token counts the reply reports (OpenAI ``usage``)."""
@@ -43,7 +45,7 @@ class ToolCall(BaseModel):
     """One function call the model makes; ``id`` defaults to ``call-<step>-<index>``, ``""`` sends none."""
 
     name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)  # JSON: the tool's own arguments
+    arguments: JsonObject = Field(default_factory=dict)  # JSON: the tool's own arguments
     id: str | None = None
 
 
@@ -97,7 +99,7 @@ class ChatRequest(BaseModel):
     model: str = ""
     messages: list[ChatMessage] = Field(default_factory=list)
     stream: bool = False
-    tools: list[dict[str, Any]] | None = None  # JSON: OpenAI tool schemas
+    tools: list[JsonObject] | None = None  # JSON: OpenAI tool schemas
 
     def offered_tools(self) -> list[str]:
         return [str((t.get("function") or {}).get("name", "")) for t in self.tools or [] if isinstance(t, dict)]
@@ -255,7 +257,7 @@ def error_json(error: ProviderError) -> ErrorJson:
 
 
 # A reply, a text, or (name, arguments) pairs: the model calls those tools.
-Scripted = Reply | str | list[tuple[str, dict[str, Any]]]
+Scripted = Reply | str | list[tuple[str, JsonObject]]
 Script = Callable[[ChatRequest], Scripted]
 
 
@@ -275,7 +277,7 @@ class ScriptedModel:
         self.function = function
         self.wire = wire
         self.call_ids = True  # False: tool calls arrive without ids, as some providers send them
-        self.requests: list[dict[str, Any]] = []  # JSON: the bodies as sent
+        self.requests: list[JsonObject] = []  # JSON: the bodies as sent
 
     @property
     def replies(self) -> list[Reply]:
@@ -286,7 +288,7 @@ class ScriptedModel:
         self._replies = [as_reply(r) for r in replies]
 
     @property
-    def last(self) -> dict[str, Any]:
+    def last(self) -> JsonObject:
         """The body of the last request."""
         return self.requests[-1]
 

@@ -14,16 +14,16 @@ content turn may say ``{tool_result}``, replaced by the last tool result the mod
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from meshline.json_types import JsonObject
 from meshline.testing.scripted_model import ChatMessage, ChatRequest, Reply, ToolCall, Usage
 
 
 class ScriptedCall(BaseModel):
     name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
 
 
 class Turn(BaseModel):

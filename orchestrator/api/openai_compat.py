@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.contracts import ChatMessage, ChatResponse, DeltaEvent, DoneEvent, ResetEvent
 from meshline.errors import BadRequest, MeshlineError, NotFound
+from meshline.json_types import JsonObject
 from meshline.orchestrator.api.chat import ChatPrincipal, check_message_size
 from meshline.orchestrator.api.streaming import sse_response
 from meshline.orchestrator.identity import acting_user
@@ -49,7 +50,7 @@ async def pinned_agent(model: str, registry: ServiceRegistry) -> str | None:
     return name
 
 
-def completion_body(response: ChatResponse, model: str) -> dict[str, Any]:
+def completion_body(response: ChatResponse, model: str) -> JsonObject:
     return {
         "id": f"chatcmpl-{response.turn_id}",
         "object": "chat.completion",
@@ -67,7 +68,7 @@ def completion_body(response: ChatResponse, model: str) -> dict[str, Any]:
     }
 
 
-def chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+def chunk(cid: str, model: str, delta: JsonObject, finish: str | None = None, **extra: Any) -> bytes:
     body = {
         "id": cid,
         "object": "chat.completion.chunk",
@@ -89,7 +90,7 @@ def error_chunk(error: MeshlineError) -> bytes:
 @router.post("/v1/chat/completions", response_model=None)
 async def completions(
     body: CompletionRequest, request: Request, principal: ChatPrincipal
-) -> dict[str, Any] | StreamingResponse:
+) -> JsonObject | StreamingResponse:
     """OpenAI Chat Completions over the mesh (streaming and not)."""
     last = body.messages[-1]
     if last.role != "user" or not last.content.strip():

@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from meshline.errors import Unprocessable
+from meshline.json_types import JsonObject
 
 
 class LabelError(Unprocessable, ValueError):
@@ -104,7 +104,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 3) if values else 0.0
 
 
-def score(outcomes: Sequence[Outcome], threshold: float | None = None) -> dict[str, Any]:
+def score(outcomes: Sequence[Outcome], threshold: float | None = None) -> JsonObject:
     """Accuracy, per-agent precision/recall, confusion matrix, LLM share, latency percentiles.
 
     With ``threshold``, also the share whose example confidence is below it (what production
@@ -128,7 +128,7 @@ def score(outcomes: Sequence[Outcome], threshold: float | None = None) -> dict[s
         }
     llm_calls = sum(o.llm_called for o in outcomes)
     latencies = [o.latency_ms for o in outcomes]
-    report: dict[str, Any] = {
+    report: JsonObject = {
         "messages": total,
         "accuracy": round(correct / total, 4) if total else 0.0,
         "llm_fallback_rate": round(llm_calls / total, 4) if total else 0.0,
