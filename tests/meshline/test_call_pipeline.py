@@ -60,18 +60,19 @@ async def test_a_full_bulkhead_and_an_overrun_budget_are_told_apart_by_the_break
         breaker=guard, bulkhead=Bulkhead(BulkheadPolicy(max_concurrent=1, max_wait_s=0.01)), budgets={"slow": 0.05}
     )
     pipeline = CallPipeline(None, policy)
-    held = asyncio.Event()
+    held, release = asyncio.Event(), asyncio.Event()
 
     async def hold() -> None:
         async with pipeline.guard("busy", tenant="a"):
             held.set()
-            await asyncio.sleep(0.2)
+            await release.wait()
 
     holder = asyncio.create_task(hold())
     await held.wait()
     with pytest.raises(BulkheadFull):
         async with pipeline.guard("busy", tenant="b"):
             pass
+    release.set()
     await holder
     assert await guard.state("busy") is BreakerState.CLOSED, "our own rejection says nothing about the target"
     with pytest.raises(MeshlineError) as overrun:

@@ -16,6 +16,7 @@ from meshline.service.app import create_service_app
 from meshline.service.context import bound_context, current_context
 from meshline.service.logs import LogFormat, log_handler
 from meshline.service.settings import MeshSettings, ServiceSettings
+from meshline.testing.asgi import asgi_client
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
@@ -46,8 +47,7 @@ def app(tmp_path: Path) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+    async with asgi_client(app, "http://svc", raise_app_exceptions=False) as c:
         yield c
 
 

@@ -22,6 +22,7 @@ from meshline.orchestrator.identity import Actor, acting_user
 from meshline.orchestrator.settings import OrchestratorSettings
 from meshline.orchestrator.turn_state import TurnState
 from meshline.orchestrator.turns import TurnRunner
+from meshline.testing.asgi import asgi_client
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 ADMIN = "checkpoint-admin-key"
@@ -49,8 +50,7 @@ def checkpoints(request: pytest.FixtureRequest, mesh_env: dict[str, str], monkey
 async def orchestrator() -> AsyncIterator[tuple[TurnRunner, httpx.AsyncClient]]:
     """One orchestrator process's lifetime: its turn runner, and an HTTP client on its API."""
     app = create_app(OrchestratorSettings())
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://o") as http:
+    async with asgi_client(app, "http://o") as http:
         yield app.state.turns, http
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 import pytest
 import respx
 
 from meshline.agents.retrieval.app import create_app as create_agent
 from meshline.agents.retrieval.settings import RetrievalSettings
 from meshline.resilience.circuit_breaker import BreakerPolicy
+from meshline.testing.asgi import asgi_client
 from tests.agents.assistant.llm_standin import LLM_URL
 from tests.agents.retrieval.conftest import MEMORY_URL
 
@@ -29,16 +29,14 @@ async def test_a_failing_memory_service_opens_the_agents_memory_breaker(
         "tokens": {"memory": issue_token("memory", tenant="acme", scopes=("knowledge:read",))},
     }
     headers = {"authorization": f"Bearer {issue_token('knowledge', tenant='acme')}"}
-    async with agent.router.lifespan_context(agent):
+    async with asgi_client(agent, "http://knowledge.test") as http:
         with respx.mock(assert_all_called=False) as router:
             search = router.post(f"{MEMORY_URL}/v1/search").respond(500, json={"detail": "boom", "code": "internal"})
-            transport = httpx.ASGITransport(app=agent)
-            async with httpx.AsyncClient(transport=transport, base_url="http://knowledge.test") as http:
-                for _ in range(BreakerPolicy().min_calls):
-                    failed = await http.post("/v1/invoke", json=task, headers=headers)
-                    assert failed.status_code == 500 and failed.json()["code"] == "internal"
-                calls = search.call_count
-                refused = await http.post("/v1/invoke", json=task, headers=headers)
+            for _ in range(BreakerPolicy().min_calls):
+                failed = await http.post("/v1/invoke", json=task, headers=headers)
+                assert failed.status_code == 500 and failed.json()["code"] == "internal"
+            calls = search.call_count
+            refused = await http.post("/v1/invoke", json=task, headers=headers)
     assert refused.status_code == 503 and refused.json()["code"] == "circuit_open"
     assert "retry-after" in refused.headers
     assert search.call_count == calls, "an open breaker does not call the memory service"
