@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from meshline.testing import chaos
+from meshline.testing import chaos, chaos_mesh
 
 RESULTS = Path(__file__).parent / "results" / "failover.json"
 
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the chaos suite's traffic instead of twice that")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, chaos.run_chaos_mesh(Path(tmp) / ".meshline") as mesh:
+    with tempfile.TemporaryDirectory() as tmp, chaos_mesh.run_chaos_mesh(Path(tmp) / ".meshline") as mesh:
         results = asyncio.run(measure(mesh, args.quick))
     report(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

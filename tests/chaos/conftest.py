@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from meshline.testing.chaos import run_chaos_mesh
+from meshline.testing.chaos_mesh import run_chaos_mesh
 from meshline.testing.mesh import TestMesh
 
 
