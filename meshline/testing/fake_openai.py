@@ -97,17 +97,8 @@ def _answer(reply: Reply, request: ChatRequest, wire: Wire) -> JSONResponse | St
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
-    app = FastAPI(title="fake openai")
-    app.state.requests = []
-    app.state.fail_next = 0
-    app.state.break_next = 0  # streams to cut off half-way (see /_break)
-    app.state.behaviour = {}  # model -> scripted outage (see /_behave)
-    app.state.hanging = 0  # requests held by a scripted hang whose caller has not hung up yet
-
-    @app.get("/v1/models")
-    async def models() -> JsonObject:
-        return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "meshline"}]}
+def _add_control_routes(app: FastAPI) -> None:
+    """The test's levers (``/_*``): what was asked; outages, broken streams, context windows, tool scripts."""
 
     @app.get("/_requests")
     async def recorded() -> list[JsonObject]:
@@ -158,6 +149,10 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             app.state.scripts.pop(body.tool, None)
         return {"scripts": sorted(app.state.scripts)}
 
+
+def _add_embeddings_route(app: FastAPI) -> None:
+    """``POST /v1/embeddings``: a bag-of-words hash, 16 dimensions (deterministic, no model)."""
+
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> JsonObject:
         body = await request.json()
@@ -174,6 +169,22 @@ def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
             "model": body.get("model", "fake"),
             "usage": {"prompt_tokens": 1, "total_tokens": 1},
         }
+
+
+def create_app(latency_ms: float = 0.0, chunk_words: int = 1) -> FastAPI:
+    app = FastAPI(title="fake openai")
+    app.state.requests = []
+    app.state.fail_next = 0
+    app.state.break_next = 0  # streams to cut off half-way (see /_break)
+    app.state.behaviour = {}  # model -> scripted outage (see /_behave)
+    app.state.hanging = 0  # requests held by a scripted hang whose caller has not hung up yet
+
+    @app.get("/v1/models")
+    async def models() -> JsonObject:
+        return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "meshline"}]}
+
+    _add_control_routes(app)
+    _add_embeddings_route(app)
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> JSONResponse | StreamingResponse:
