@@ -41,11 +41,14 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         )
         mcp = McpTransport(
             timeout_s=settings.tool_timeout_s,
+            list_timeout_s=settings.mcp_list_timeout_s,
             client=McpToolClient(timeout_s=settings.tool_timeout_s, transport=GuardedTransport2(guard, keepalive=True)),
         )
         # The same breaker as the LLM layer's: one per process, per target name.
         pipeline = CallPipeline(tools_client, clients.pipeline.policy)
-        catalog = ToolCatalog(pipeline, timeout_s=settings.tool_timeout_s, mcp=mcp)
+        catalog = ToolCatalog(
+            pipeline, mcp, timeout_s=settings.tool_timeout_s, manifest_timeout_s=settings.tool_manifest_timeout_s
+        )
         try:
             yield AssistantRuntime(profile, catalog).events
         finally:

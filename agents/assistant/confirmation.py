@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 from meshline.contracts import PendingCall
+from meshline.json_types import JsonObject
 
 
 def new_call_id() -> str:
@@ -48,7 +48,8 @@ def reminder(call: PendingCall) -> str:
     return f"(Still waiting for your answer: shall I run {_call_text(call)}? Reply yes to confirm or no to cancel.)"
 
 
-def last_user_text(messages: list[dict[str, Any]]) -> str:
+def last_user_text(messages: list[JsonObject]) -> str:
+    """The text of the conversation's last user message (the reply to a pending question)."""
     for message in reversed(messages):
         if message.get("role") == "user":
             return str(message.get("content") or "")

@@ -13,16 +13,18 @@ import time
 from typing import Any
 
 from meshline.contracts import ToolSpec
+from meshline.json_types import JsonObject
 from meshline.mcp_client import McpToolClient
-
-LIST_TIMEOUT_S = 3.0
 
 
 class McpTransport:
     """Lists and calls the tools of MCP endpoints for one agent process."""
 
-    def __init__(self, *, timeout_s: float, ttl_s: float = 30.0, client: McpToolClient | None = None) -> None:
-        self._timeout_s = timeout_s
+    def __init__(
+        self, *, timeout_s: float, list_timeout_s: float, ttl_s: float = 30.0, client: McpToolClient | None = None
+    ) -> None:
+        self._timeout_s = timeout_s  # one tool call
+        self._list_timeout_s = list_timeout_s  # one tool listing
         self._ttl_s = ttl_s
         self._client = client
         self._owned = client is None
@@ -42,11 +44,11 @@ class McpTransport:
         cached = self._tools.get(url)
         if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
             return cached[1]
-        specs = (await self.client.list_tools(url, timeout_s=LIST_TIMEOUT_S)).tools
+        specs = (await self.client.list_tools(url, timeout_s=self._list_timeout_s)).tools
         self._tools[url] = (time.monotonic(), specs)
         return specs
 
-    async def call(self, url: str, name: str, arguments: dict[str, Any], *, key: str | None, token: str | None) -> Any:
+    async def call(self, url: str, name: str, arguments: JsonObject, *, key: str | None, token: str | None) -> Any:
         return await self.client.call_tool(
             url, name, arguments, idempotency_key=key, token=token, timeout_s=self._timeout_s
         )

@@ -21,6 +21,10 @@ class AssistantSettings(AgentSettings):
         description="A bundled profile's name (agents/assistant/profiles/<name>.yaml) or a YAML file path.",
     )
     tool_timeout_s: float = Field(default=15.0, gt=0, description="Budget of one tool call.")
+    tool_manifest_timeout_s: float = Field(
+        default=3.0, gt=0, description="Budget of fetching one tool service's manifest (its tool list)."
+    )
+    mcp_list_timeout_s: float = Field(default=3.0, gt=0, description="Budget of listing one MCP server's tools.")
     tool_allow_networks: NetworkList = Field(
         default_factory=list,
         description="CIDRs the tool services this agent calls may be at although they are private or special-"

@@ -23,9 +23,8 @@ from pydantic import ValidationError
 from meshline.agents.assistant.mcp_transport import McpTransport
 from meshline.contracts import Manifest, Protocol, ToolBinding, ToolSpec
 from meshline.errors import MeshlineError, UpstreamError
+from meshline.json_types import JsonObject
 from meshline.resilience import CallPipeline, raise_for_problem
-
-MANIFEST_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,8 @@ class BoundTool:
     protocol: Protocol = "meshline"
     token: str | None = field(default=None, repr=False)  # valid for ``service`` alone
 
-    def openai_tool(self) -> dict[str, Any]:
+    def openai_tool(self) -> JsonObject:
+        """The tool as the model is offered it (OpenAI's ``tools[i]``; its schema passes through)."""
         return {
             "type": "function",
             "function": {
@@ -60,16 +60,18 @@ class ToolCatalog:
     def __init__(
         self,
         pipeline: CallPipeline,
+        mcp: McpTransport,
         *,
         timeout_s: float,
+        manifest_timeout_s: float,
         ttl_s: float = 30.0,
-        mcp: McpTransport | None = None,
     ) -> None:
         self._pipeline = pipeline
-        self._timeout_s = timeout_s
+        self._timeout_s = timeout_s  # one tool call
+        self._manifest_timeout_s = manifest_timeout_s  # one manifest fetch
         self._ttl_s = ttl_s
         self._manifests: dict[str, tuple[float, Manifest]] = {}
-        self.mcp = mcp or McpTransport(timeout_s=timeout_s, ttl_s=ttl_s)
+        self.mcp = mcp
 
     async def aclose(self) -> None:
         await self.mcp.aclose()
@@ -78,7 +80,7 @@ class ToolCatalog:
         cached = self._manifests.get(url)
         if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
             return cached[1]
-        response = await self._pipeline.client.request("GET", f"{url}/v1/manifest", timeout_s=MANIFEST_TIMEOUT_S)
+        response = await self._pipeline.client.request("GET", f"{url}/v1/manifest", timeout_s=self._manifest_timeout_s)
         raise_for_problem(response)
         try:
             manifest = Manifest.model_validate_json(response.content)
@@ -109,7 +111,7 @@ class ToolCatalog:
                     found.setdefault(spec.name, bound)
         return found
 
-    async def call(self, tool: BoundTool, arguments: dict[str, Any], *, key: str | None) -> Any:
+    async def call(self, tool: BoundTool, arguments: JsonObject, *, key: str | None) -> Any:
         """Run a tool; a failure raises MeshlineError with the service's problem detail."""
         if tool.protocol == "mcp":
             async with self._pipeline.guard(tool.service):
@@ -127,7 +129,7 @@ class ToolCatalog:
         return response.json()
 
 
-def parse_arguments(raw: Any) -> dict[str, Any]:
+def parse_arguments(raw: Any) -> JsonObject:
     """The model's arguments (a JSON string in OpenAI format) as a dict; bad JSON raises ValueError."""
     if isinstance(raw, dict):
         return raw

@@ -69,7 +69,12 @@ def make_clients(app: FastAPI, settings: AgentSettings, http: ServiceClient) -> 
         http=http,
         breaker=breaker,
         pipeline=pipeline,
-        llm=LLMLayer(pipeline, settings.mesh.llm_url, timeout_s=settings.llm_timeout_s),
+        llm=LLMLayer(
+            pipeline,
+            settings.mesh.llm_url,
+            timeout_s=settings.llm_timeout_s,
+            health_timeout_s=settings.llm_health_timeout_s,
+        ),
         knowledge=KnowledgeClient(pipeline, settings.mesh.memory_url, settings.search_timeout_s),
     )
 

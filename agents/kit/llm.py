@@ -13,16 +13,17 @@ import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
+from meshline.agents.kit.openai_json import ChunkJson, ToolCallJson
 from meshline.contracts import AgentDelta, Usage
 from meshline.errors import MeshlineError, UpstreamError
+from meshline.json_types import JsonObject
 from meshline.resilience import CallPipeline, raise_for_problem
 from meshline.sse import aiter_sse
 
-HEALTH_TIMEOUT_S = 1.5
 LLM_TARGET = "llm"  # the breaker's name for the LLM layer
 
 
@@ -49,8 +50,8 @@ class CompletionRequest(BaseModel):
     """
 
     model: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None = None
+    messages: list[JsonObject]
+    tools: list[JsonObject] | None = None
     temperature: float | None = None
     max_tokens: int | None = None
 
@@ -73,7 +74,7 @@ class LLMToolCall(BaseModel):
     function: LLMFunctionCall = Field(default_factory=LLMFunctionCall)
 
 
-def _tool_call(raw: dict[str, Any]) -> LLMToolCall:
+def _tool_call(raw: ToolCallJson) -> LLMToolCall:
     function = raw.get("function")
     if not isinstance(function, dict):
         function = {}
@@ -108,7 +109,7 @@ def parse_completion(body: Any) -> LLMTurn:
         content=str(message.get("content") or ""),
         finish_reason=choice.get("finish_reason"),
         usage=parse_usage(body.get("usage")),
-        tool_calls=[_tool_call(c) for c in message.get("tool_calls") or [] if isinstance(c, dict)],
+        tool_calls=[_tool_call(cast(ToolCallJson, c)) for c in message.get("tool_calls") or [] if isinstance(c, dict)],
     )
 
 
@@ -121,7 +122,7 @@ class TurnAccumulator:
         self.usage = Usage()
         self._calls: dict[int, LLMToolCall] = {}  # streamed tool calls arrive in pieces, by index
 
-    def add(self, chunk: dict[str, Any]) -> str:
+    def add(self, chunk: ChunkJson) -> str:
         """Take one chunk in; return the text it adds (may be empty)."""
         if chunk.get("usage"):
             self.usage = parse_usage(chunk["usage"])
@@ -138,7 +139,7 @@ class TurnAccumulator:
             self._parts.append(text)
         return text
 
-    def _add_call_piece(self, piece: dict[str, Any]) -> None:
+    def _add_call_piece(self, piece: ToolCallJson) -> None:
         call = self._calls.setdefault(int(piece.get("index", len(self._calls))), LLMToolCall())
         if piece.get("id"):
             call.id = str(piece["id"])
@@ -172,10 +173,11 @@ def _stream_error(event: str, payload: Any) -> MeshlineError:
 class LLMLayer:
     """The LLM layer as an agent sees it: one completion, a stream of chunks, one turn either way, health."""
 
-    def __init__(self, pipeline: CallPipeline, base_url: str, timeout_s: float) -> None:
+    def __init__(self, pipeline: CallPipeline, base_url: str, *, timeout_s: float, health_timeout_s: float) -> None:
         self._pipeline = pipeline  # its breaker: an LLM layer that keeps failing is not called for a while
         self._base_url = base_url.rstrip("/")
-        self._timeout_s = timeout_s
+        self._timeout_s = timeout_s  # one completion
+        self._health_timeout_s = health_timeout_s  # one readiness probe
 
     @property
     def completions_url(self) -> str:
@@ -202,7 +204,7 @@ class LLMLayer:
 
     async def stream(
         self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> AsyncGenerator[ChunkJson, None]:
         """Yield each ``chat.completion.chunk`` (OpenAI JSON) as it arrives; errors raise MeshlineError."""
         body = request.body(stream=True, stream_options={"include_usage": True})
         async with self._pipeline.stream(
@@ -218,7 +220,7 @@ class LLMLayer:
                 if message.event == "error" or (isinstance(payload, dict) and "error" in payload):
                     raise _stream_error(message.event, payload)
                 if isinstance(payload, dict):
-                    yield payload
+                    yield cast(ChunkJson, payload)
 
     async def turn(
         self, request: CompletionRequest, headers: dict[str, str] | None = None, *, token: str | None, stream: bool
@@ -237,5 +239,6 @@ class LLMLayer:
 
     async def health(self) -> None:
         """Raises unless the LLM layer's ``/healthz`` answers 200."""
-        response = await self._pipeline.client.request("GET", f"{self._base_url}/healthz", timeout_s=HEALTH_TIMEOUT_S)
+        url = f"{self._base_url}/healthz"
+        response = await self._pipeline.client.request("GET", url, timeout_s=self._health_timeout_s)
         raise_for_problem(response)
