@@ -84,8 +84,15 @@ async def start_orchestrator(app: FastAPI, settings: OrchestratorSettings, stack
     app.state.rate_limits = rate_limits = await open_rate_limits(app, settings, stack)
     client = ServiceClient.for_app(app)
     router = build_router(settings, redis, client)
-    guard = AddressGuard(settings.registry_allow_networks)
-    registry = ServiceRegistry(redis, router.index, guard=guard)
+    guard = AddressGuard(settings.registry_allow_networks, resolve_timeout_s=settings.registry_resolve_timeout_s)
+    registry = ServiceRegistry(
+        redis,
+        router.index,
+        guard=guard,
+        probe_timeout_s=settings.registry_probe_timeout_s,
+        mcp_list_timeout_s=settings.mcp_list_timeout_s,
+        mcp_probe_timeout_s=settings.mcp_probe_timeout_s,
+    )
     # Agents are at registered URLs: every new connection to one is checked like the registry's own.
     agents_client = ServiceClient.for_app(app, transport=GuardedTransport(guard, keepalive=True))
     for close in (agents_client.aclose, client.aclose, registry.aclose, router.embedder.close):
@@ -96,7 +103,9 @@ async def start_orchestrator(app: FastAPI, settings: OrchestratorSettings, stack
     app.state.client = client  # the one outbound client, for the proxies (admin, knowledge)
     add_readiness_check(app, "checkpoints", lambda: checkpointer.aget_tuple({"configurable": {"thread_id": "readyz"}}))
     add_readiness_check(app, "router", router.embedder.ready)
-    app.state.kb_proxy = knowledge_bases.KnowledgeBaseProxy(client, issuer, settings.mesh.memory_url)
+    app.state.kb_proxy = knowledge_bases.KnowledgeBaseProxy(
+        client, issuer, settings.mesh.memory_url, timeout_s=settings.knowledge_timeout_s
+    )
     app.state.api_keys = api_keys = await open_api_keys(settings, redis)
     stack.push_async_callback(api_keys.aclose)
     add_readiness_check(app, "api_keys", api_keys.ping)
@@ -106,7 +115,12 @@ async def start_orchestrator(app: FastAPI, settings: OrchestratorSettings, stack
         registry=registry,
         router=router,
         caller=caller,
-        memory=MemoryClient(client, settings.mesh.memory_url),
+        memory=MemoryClient(
+            client,
+            settings.mesh.memory_url,
+            recall_timeout_s=settings.memory_recall_timeout_s,
+            remember_timeout_s=settings.memory_remember_timeout_s,
+        ),
         issuer=issuer,
         history_messages=settings.history_messages,
         recall_k=settings.recall_k,

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from meshline.orchestrator.settings import OrchestratorSettings
 
-CONNECT_TIMEOUT_S = 3
 SQLITE_BUSY_TIMEOUT_MS = 5000  # another replica's write on the same file
 
 metadata = MetaData()
@@ -73,7 +72,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_engine(url: str) -> AsyncEngine:
+def open_engine(url: str, *, connect_timeout_s: int = 3) -> AsyncEngine:
+    """The key store's engine; ``connect_timeout_s`` (Postgres) bounds connecting and waiting for the pool."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database:
@@ -85,8 +85,8 @@ def open_engine(url: str) -> AsyncEngine:
         url,
         pool_pre_ping=True,  # a connection the database dropped is replaced, not handed to a request
         pool_size=5,
-        pool_timeout=CONNECT_TIMEOUT_S,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        pool_timeout=connect_timeout_s,
+        connect_args={"connect_timeout": connect_timeout_s},
     )
 
 

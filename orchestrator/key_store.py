@@ -36,7 +36,6 @@ from meshline.resilience import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 REVOKED_CHANNEL = "meshline:apikeys:revoked"
-DB_TIMEOUT_S = 3.0
 # What an unreachable, restarting or overloaded database raises through SQLAlchemy and its drivers.
 DB_DOWN = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
 
@@ -59,7 +58,7 @@ def _record(row: RowMapping) -> ApiKeyRecord:
 
 class ApiKeyStore:
     def __init__(
-        self, engine: AsyncEngine, redis: Redis, cache: ConfirmedKeys | None = None, db_timeout_s: float = DB_TIMEOUT_S
+        self, engine: AsyncEngine, redis: Redis, cache: ConfirmedKeys | None = None, db_timeout_s: float = 3.0
     ) -> None:
         self.engine = engine
         self.redis = redis
@@ -229,13 +228,13 @@ class ApiKeyStore:
 
 async def open_api_keys(settings: OrchestratorSettings, redis: Redis) -> ApiKeyStore:
     """The store on the orchestrator's database (table created if missing), listening for revocations."""
-    engine = open_engine(keys_database_url(settings))
+    engine = open_engine(keys_database_url(settings), connect_timeout_s=settings.keys_db_connect_timeout_s)
     try:
         async with asyncio.timeout(30):
             await create_schema(engine)
     except BaseException:
         await engine.dispose()
         raise
-    store = ApiKeyStore(engine, redis)
+    store = ApiKeyStore(engine, redis, db_timeout_s=settings.keys_db_timeout_s)
     store.start()
     return store

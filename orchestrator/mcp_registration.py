@@ -23,9 +23,6 @@ from meshline.mcp_client import TOOL_NAME, McpToolClient
 from meshline.orchestrator.registry_fetch import validation_summary
 from meshline.resilience import AddressGuard, AddressNotAllowed, GuardedTransport2, ServiceUrl
 
-LIST_TIMEOUT_S = 5.0
-PROBE_TIMEOUT_S = 2.0
-
 
 def registry_name(server_name: str | None) -> str | None:
     """``"Weather Server"`` -> ``"weather-server"``; None when nothing usable is left."""
@@ -35,16 +32,20 @@ def registry_name(server_name: str | None) -> str | None:
 
 
 class McpRegistrar:
-    """The registry's MCP side: adapt a server's tools into a manifest; probe an instance."""
+    """The registry's MCP side: adapt a server's tools into a manifest; probe an instance.
 
-    def __init__(self, guard: AddressGuard) -> None:
+    ``list_timeout_s`` bounds listing a server's tools at registration, ``probe_timeout_s`` a health check."""
+
+    def __init__(self, guard: AddressGuard, *, list_timeout_s: float, probe_timeout_s: float) -> None:
         self.guard = guard
+        self.list_timeout_s = list_timeout_s
+        self.probe_timeout_s = probe_timeout_s
         self._client: McpToolClient | None = None
 
     @property
     def client(self) -> McpToolClient:
         if self._client is None:  # made on first use: most registries never see an MCP server
-            self._client = McpToolClient(timeout_s=LIST_TIMEOUT_S, transport=GuardedTransport2(self.guard))
+            self._client = McpToolClient(timeout_s=self.list_timeout_s, transport=GuardedTransport2(self.guard))
         return self._client
 
     async def aclose(self) -> None:
@@ -55,7 +56,7 @@ class McpRegistrar:
         """The manifest of the MCP server at ``base``; ``not_native`` says why the native contract was not found."""
         url = base.base
         try:
-            listing = await self.client.list_tools(url, timeout_s=LIST_TIMEOUT_S)
+            listing = await self.client.list_tools(url, timeout_s=self.list_timeout_s)
         except AddressNotAllowed:
             raise
         except MeshlineError as exc:
@@ -96,7 +97,7 @@ class McpRegistrar:
     async def probe(self, base: ServiceUrl) -> None:
         """Returns when an MCP session opens at ``base``; else raises AddressNotAllowed or says why not."""
         try:
-            await self.client.check(base.base, timeout_s=PROBE_TIMEOUT_S)
+            await self.client.check(base.base, timeout_s=self.probe_timeout_s)
         except AddressNotAllowed:
             raise
         except MeshlineError as exc:

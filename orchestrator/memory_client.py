@@ -8,16 +8,20 @@ from meshline.errors import MeshlineError
 from meshline.resilience import ServiceClient, raise_for_problem
 
 log = logging.getLogger(__name__)
-RECALL_TIMEOUT_S = 3.0
-REMEMBER_TIMEOUT_S = 3.0
 
 
 class MemoryClient:
-    """Memory is an aid, not a dependency of the turn: failures degrade to 'nothing recalled'."""
+    """Memory is an aid, not a dependency of the turn: failures degrade to 'nothing recalled'.
 
-    def __init__(self, client: ServiceClient, base_url: str) -> None:
+    A recall that takes longer than ``recall_timeout_s`` (a remember, ``remember_timeout_s``) is given up."""
+
+    def __init__(
+        self, client: ServiceClient, base_url: str, *, recall_timeout_s: float, remember_timeout_s: float
+    ) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
+        self.recall_timeout_s = recall_timeout_s
+        self.remember_timeout_s = remember_timeout_s
 
     async def recall(self, query: str, k: int, token: str) -> list[str]:
         if k <= 0:
@@ -28,7 +32,7 @@ class MemoryClient:
                 f"{self.base_url}/v1/memories/search",
                 json={"query": query[:8000], "k": k},
                 token=token,
-                timeout_s=RECALL_TIMEOUT_S,
+                timeout_s=self.recall_timeout_s,
                 idempotent=True,
             )
             raise_for_problem(response)
@@ -44,7 +48,7 @@ class MemoryClient:
                 f"{self.base_url}/v1/memories",
                 json={"text": text[:8000], "metadata": metadata, "id": memory_id},
                 token=token,
-                timeout_s=REMEMBER_TIMEOUT_S,
+                timeout_s=self.remember_timeout_s,
                 idempotent=True,  # upsert by id: a repeat is harmless
             )
             raise_for_problem(response)

@@ -43,7 +43,6 @@ MANIFESTS = "meshline:registry:manifests"
 # Set with the first registration; its absence means Redis lost its data (restarted empty).
 EPOCH = "meshline:registry:epoch"
 INSTANCES = "meshline:registry:instances:{name}"
-PROBE_TIMEOUT_S = 2.0
 
 
 class Instance(BaseModel):
@@ -81,7 +80,10 @@ class AgentIndex(Protocol):
 
 class ServiceRegistry:
     """``guard`` decides which addresses registered URLs may lead to (default: public ones only);
-    ``clock`` stamps health checks and the registry epoch (injectable for tests)."""
+    ``clock`` stamps health checks and the registry epoch (injectable for tests). ``probe_timeout_s``
+    bounds each HTTP call to a service (manifest, health), ``mcp_list_timeout_s`` and
+    ``mcp_probe_timeout_s`` an MCP server's tool listing and health check; the app passes its
+    settings (``registry_probe_timeout_s``, ``mcp_*_timeout_s``), whose defaults these are."""
 
     def __init__(
         self,
@@ -90,6 +92,9 @@ class ServiceRegistry:
         *,
         guard: AddressGuard | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        probe_timeout_s: float = 2.0,
+        mcp_list_timeout_s: float = 5.0,
+        mcp_probe_timeout_s: float = 2.0,
     ) -> None:
         self.clock = clock
         self._outstanding: dict[str, int] = {}
@@ -100,8 +105,8 @@ class ServiceRegistry:
         self.redis = redis
         self.index = index
         self.guard = guard or AddressGuard()
-        self.http = GuardedFetcher(self.guard, timeout_s=PROBE_TIMEOUT_S)
-        self.mcp = McpRegistrar(self.guard)
+        self.http = GuardedFetcher(self.guard, timeout_s=probe_timeout_s)
+        self.mcp = McpRegistrar(self.guard, list_timeout_s=mcp_list_timeout_s, probe_timeout_s=mcp_probe_timeout_s)
 
     async def aclose(self) -> None:
         await self.http.aclose()

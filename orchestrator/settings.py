@@ -149,6 +149,47 @@ class OrchestratorSettings(ServiceSettings):
         "calls to registered agents included.",
     )
 
+    # Timeouts of the calls the orchestrator makes while serving a request.
+    registry_probe_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="One HTTP call of the registry to a service: its manifest at registration, a health check.",
+    )
+    registry_resolve_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="DNS lookup of a registered service's host before each connection."
+    )
+    mcp_list_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="Listing an MCP server's tools when it is registered."
+    )
+    mcp_probe_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="Opening an MCP session to check a registered MCP server's health."
+    )
+    memory_recall_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Recall before routing; then the turn goes on with nothing recalled."
+    )
+    memory_remember_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Remembering the answered turn; then it is not remembered."
+    )
+    knowledge_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="One knowledge-base call forwarded to the memory service."
+    )
+    models_admin_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="One model-admin or usage call forwarded to the LLM layer."
+    )
+    keys_db_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="One key-store query; then a key the cache confirmed is still served, an unknown one is 503.",
+    )
+    keys_db_connect_timeout_s: int = Field(
+        default=3,
+        gt=0,
+        le=60,
+        description="Postgres key store: connecting, and waiting for a pooled connection (whole seconds: libpq).",
+    )
+
     @model_validator(mode="after")
     def _turn_timeouts_fit(self) -> OrchestratorSettings:
         if not self.dispatch_reserve_s < self.min_turn_timeout_s <= self.max_turn_timeout_s:

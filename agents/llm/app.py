@@ -18,7 +18,7 @@ from meshline.agents.llm.gateway import ModelGateway
 from meshline.agents.llm.health import Cooldowns, HealthWindows, RollbackThresholds
 from meshline.agents.llm.model_registry import ModelRegistryStore
 from meshline.agents.llm.provider_keys import ProviderKeys
-from meshline.agents.llm.readiness import PROBE_TIMEOUT_S, probe_default_alias
+from meshline.agents.llm.readiness import probe_default_alias
 from meshline.agents.llm.routes import router
 from meshline.agents.llm.settings import LlmSettings
 from meshline.agents.llm.telemetry import LlmMetrics
@@ -73,13 +73,15 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
         )
         await gateway.apply(registry)
         probe_client = ServiceClient(
-            timeout_s=PROBE_TIMEOUT_S,
-            connect_timeout_s=min(settings.mesh.connect_timeout_s, PROBE_TIMEOUT_S),
+            timeout_s=settings.models_probe_timeout_s,
+            connect_timeout_s=min(settings.mesh.connect_timeout_s, settings.models_probe_timeout_s),
             retry=RetryPolicy(max_attempts=1),
             max_connections=8,
         )
         app.state.gateway, app.state.redis, app.state.store = gateway, redis, store
-        add_readiness_check(app, "models", partial(probe_default_alias, probe_client, gateway))
+        add_readiness_check(
+            app, "models", partial(probe_default_alias, probe_client, gateway, settings.models_probe_timeout_s)
+        )
         add_readiness_check(app, "redis", redis.ping)
         stop = asyncio.Event()
         watcher = asyncio.create_task(store.watch(registry.revision, gateway.apply, settings.registry_poll_s, stop))

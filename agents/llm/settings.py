@@ -36,6 +36,12 @@ class LlmSettings(ServiceSettings):
         "api_key from (`os.environ/NAME`); literal keys are never accepted.",
     )
     request_timeout_s: float = Field(default=60.0, gt=0, description="Per-call provider timeout.")
+    models_probe_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="/readyz: how long each deployment of the `default` alias has to answer GET {api_base}/models.",
+    )
     num_retries: int = Field(default=1, ge=0, le=10, description="Router retries of a failed provider call.")
     cache_ttl_s: int = Field(default=3600, ge=1, description="How long a cached response is served.")
     registry_poll_s: float = Field(default=0.25, gt=0, le=5, description="How often replicas check for changes.")

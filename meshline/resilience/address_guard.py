@@ -34,7 +34,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (host, port) -> the addresses to try, in order. Tests point it elsewhere to script DNS answers.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-RESOLVE_TIMEOUT_S = 5.0
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: the last 32 bits are an IPv4 address
 
 
@@ -74,14 +73,17 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 class AddressGuard:
-    """Decides which addresses may be connected to; ``allow`` lists networks exempt from the rule."""
+    """Decides which addresses may be connected to; ``allow`` lists networks exempt from the rule.
+
+    ``resolve_timeout_s`` bounds the DNS lookup before each connection; a service passes its own setting
+    (the orchestrator's ``registry_resolve_timeout_s``), the default is that setting's."""
 
     def __init__(
         self,
         allow: Iterable[str | IPNetwork] = (),
         *,
         resolver: Resolver | None = None,
-        resolve_timeout_s: float = RESOLVE_TIMEOUT_S,
+        resolve_timeout_s: float = 5.0,
     ) -> None:
         self.allow = parse_networks(allow)
         self.resolver = resolver or system_resolver

@@ -33,14 +33,13 @@ from meshline.service.telemetry import HttpMetrics, MetricsMiddleware
 
 ReadinessCheck = Callable[[], Awaitable[Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-READINESS_TIMEOUT_S = 2.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 log = logging.getLogger(__name__)
 
 
-async def _run_check(check: ReadinessCheck) -> str:
+async def _run_check(check: ReadinessCheck, timeout_s: float) -> str:
     try:
-        await asyncio.wait_for(check(), timeout=READINESS_TIMEOUT_S)
+        await asyncio.wait_for(check(), timeout=timeout_s)
     except Exception as exc:  # a failing dependency is a readiness answer, not a crash
         return f"error: {type(exc).__name__}: {exc}"[:300]
     return "ok"
@@ -124,7 +123,7 @@ def create_service_app(
     async def readyz() -> JSONResponse:
         checks: dict[str, ReadinessCheck] = app.state.readiness
         names = list(checks)
-        results = await asyncio.gather(*(_run_check(checks[n]) for n in names))
+        results = await asyncio.gather(*(_run_check(checks[n], settings.readiness_timeout_s) for n in names))
         status = dict(zip(names, results, strict=True))
         ready = all(r == "ok" for r in results)
         body = {"status": "ready" if ready else "not_ready", "service": settings.name, "checks": status}

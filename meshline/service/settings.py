@@ -85,3 +85,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     mesh: MeshSettings = Field(default_factory=MeshSettings)
+    readiness_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long one /readyz dependency check may take before it counts as failed.",
+    )

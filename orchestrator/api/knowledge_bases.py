@@ -30,7 +30,6 @@ router = APIRouter(prefix="/v1", tags=["knowledge"])
 Ingester = Annotated[Principal, Depends(limited_request("ingest"))]
 CollectionName = Annotated[str, Path(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")]
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-FORWARD_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,14 @@ class Multipart:
 
 
 class KnowledgeBaseProxy:
-    """Forwards knowledge-base calls to the memory service with a tenant-scoped service token."""
+    """Forwards knowledge-base calls to the memory service with a tenant-scoped service token,
+    each given ``timeout_s``."""
 
-    def __init__(self, client: ServiceClient, issuer: ServiceTokenIssuer, memory_url: str) -> None:
+    def __init__(self, client: ServiceClient, issuer: ServiceTokenIssuer, memory_url: str, *, timeout_s: float) -> None:
         self.client = client
         self.issuer = issuer
         self.memory_url = memory_url.rstrip("/")
+        self.timeout_s = timeout_s
 
     def token(self, principal: Principal, scope: str) -> str:
         user = acting_user(principal, None).user
@@ -71,7 +72,7 @@ class KnowledgeBaseProxy:
             content=multipart.body if multipart else None,
             headers={"content-type": multipart.content_type} if multipart else None,
             token=self.token(principal, scope),
-            timeout_s=FORWARD_TIMEOUT_S,
+            timeout_s=self.timeout_s,
             idempotent=method in ("GET", "DELETE"),
         )
         raise_for_problem(response)

@@ -23,7 +23,6 @@ from meshline.service import ADMIN, USAGE_READ, ServiceTokenIssuer
 router = APIRouter(tags=["models"])
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Chat = Annotated[Principal, Depends(require_scope("chat"))]
-ADMIN_TIMEOUT_S = 10.0
 
 
 async def _forward(request: Request, principal: Principal, method: str, path: str, *, body: Any = None) -> JSONResponse:
@@ -40,7 +39,7 @@ async def _forward(request: Request, principal: Principal, method: str, path: st
         token=token,
         json=body,
         params=dict(request.query_params),
-        timeout_s=ADMIN_TIMEOUT_S,
+        timeout_s=settings.models_admin_timeout_s,
         idempotent=method == "GET",
     )
     media = response.headers.get("content-type", "application/json")

@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from meshline.errors import NotFound, RateLimited
-from meshline.service import app as app_module
 from meshline.service.app import add_readiness_check, create_service_app
 from meshline.service.context import current_context
 from meshline.service.settings import MeshSettings, ServiceSettings
@@ -121,7 +120,7 @@ async def test_readyz_is_ready_when_every_check_passes(app: FastAPI, client: htt
 async def test_readyz_reports_each_failing_or_hanging_check(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app_module, "READINESS_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(app.state.settings, "readiness_timeout_s", 0.2)
 
     async def ok() -> None:
         return None
@@ -328,3 +327,30 @@ async def test_a_service_process_freezes_its_startup_heap_and_a_test_app_does_no
         async with app.router.lifespan_context(app):
             assert (gc.get_freeze_count() > 0) is freeze
         gc.unfreeze()
+
+
+async def test_the_readiness_timeout_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESHLINE_SERVICE_READINESS_TIMEOUT_S", "0.2")
+    settings = ServiceSettings(name="widgets", mesh=MeshSettings(home=tmp_path, token_public_key=None))
+    assert settings.readiness_timeout_s == 0.2
+    app = create_service_app(settings=settings)
+
+    async def hangs() -> None:
+        await asyncio.sleep(30)
+
+    add_readiness_check(app, "llm", hangs)
+    async with asgi_client(app, "http://svc") as client:
+        start = time.perf_counter()
+        response = await client.get("/readyz")
+    assert time.perf_counter() - start < 2, "the check is cut at the configured timeout"
+    assert response.status_code == 503
+    assert response.json()["checks"]["llm"].startswith("error: TimeoutError")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "61"])
+def test_the_readiness_timeout_must_be_positive_and_bounded(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESHLINE_SERVICE_READINESS_TIMEOUT_S", value)
+    with pytest.raises(ValidationError, match="readiness_timeout_s"):
+        ServiceSettings()
