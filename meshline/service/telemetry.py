@@ -8,6 +8,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# The method label is closed: any other method string a client sends would otherwise become a new
+# time series for as long as the process lives.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 class HttpMetrics:
@@ -27,6 +31,7 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else OTHER_METHOD
         self.requests.labels(self.service, method, route, str(status)).inc()
         if status >= 500:
             self.errors.labels(self.service, method, route, str(status)).inc()

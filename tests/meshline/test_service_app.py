@@ -160,6 +160,15 @@ async def test_metrics_count_requests_per_route_template(client: httpx.AsyncClie
     assert 'route="/missing",service="widgets",status="404"} 1.0' in text
 
 
+async def test_an_unknown_method_is_counted_under_one_label(client: httpx.AsyncClient) -> None:
+    """Methods a client makes up do not grow the metrics: they all count as ``other``."""
+    for method in ("FROBNICATE", "X-1", "frobnicate"):
+        assert (await client.request(method, "/items/1")).status_code == 405
+    text = (await client.get("/metrics")).text
+    assert 'method="other",route="/items/{item_id}",service="widgets",status="405"} 3.0' in text
+    assert "FROBNICATE" not in text and "frobnicate" not in text
+
+
 async def test_meshline_error_becomes_problem_json(client: httpx.AsyncClient) -> None:
     response = await client.get("/missing")
     body = assert_problem(response, 404, "unknown_widget")
