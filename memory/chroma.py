@@ -112,6 +112,19 @@ class TenantCollections:
             # numpy inputs we never pass, hence the ignore.
             embedding_function=ChromaEmbeddingFunction(self.embedder),  # type: ignore[arg-type]
         )
+        return self._same_model(collection, name)
+
+    def _find_sync(self, name: str) -> Collection | None:
+        try:
+            collection = self.client.get_collection(
+                name,
+                embedding_function=ChromaEmbeddingFunction(self.embedder),  # type: ignore[arg-type]
+            )
+        except NotFoundError:
+            return None
+        return self._same_model(collection, name)
+
+    def _same_model(self, collection: Collection, name: str) -> Collection:
         stored_model = (collection.metadata or {}).get("embedding_model")
         if stored_model != self.embedder.model:
             raise ServiceUnavailable(
@@ -137,9 +150,21 @@ class TenantCollections:
         return await self.call(delete)
 
     async def collection(self, tenant: str, kind: str) -> Collection:
+        """``tenant``'s collection of ``kind``, created on first use: for writes."""
         name = collection_name(tenant, kind)
         found = self._collections.get(name)
         if found is None:
             found = await self.call(self._open_sync, name, kind)
             self._collections[name] = found
+        return found
+
+    async def existing(self, tenant: str, kind: str) -> Collection | None:
+        """``tenant``'s collection of ``kind`` if it exists: for reads, which never create one
+        (a search or a GET of a name nobody wrote would otherwise leave an empty collection behind)."""
+        name = collection_name(tenant, kind)
+        found = self._collections.get(name)
+        if found is None:
+            found = await self.call(self._find_sync, name)
+            if found is not None:
+                self._collections[name] = found
         return found

@@ -56,7 +56,12 @@ class KnowledgeBaseStore:
         self.collections = collections
 
     async def collection(self, tenant: str, name: str) -> Collection:
+        """The collection to write to, created on first use."""
         return await self.collections.collection(tenant, KB_PREFIX + check_collection_name(name))
+
+    async def existing(self, tenant: str, name: str) -> Collection | None:
+        """The collection to read from, or None: a read never creates one."""
+        return await self.collections.existing(tenant, KB_PREFIX + check_collection_name(name))
 
     def chroma_name(self, tenant: str, name: str) -> str:
         return collection_name(tenant, KB_PREFIX + check_collection_name(name))
@@ -108,7 +113,9 @@ class KnowledgeBaseStore:
 
         ``with_text=False`` returns ids and scores only (empty text and metadata): reading 100
         chunks' texts costs more than the nearest-neighbour search itself."""
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            return []
         query: list[Sequence[float] | Sequence[int]] = [vector]
         include: Include = ["documents", "metadatas", "distances"] if with_text else ["distances"]
         result = await self.collections.call(
@@ -127,7 +134,9 @@ class KnowledgeBaseStore:
         """The chunks with these ids (those that exist), with text and metadata."""
         if not ids:
             return []
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            return []
         page = await self.collections.call(lambda: collection.get(ids=list(ids), include=["documents", "metadatas"]))
         documents = page["documents"] or []
         metadatas = page["metadatas"] or []
@@ -138,7 +147,9 @@ class KnowledgeBaseStore:
 
     async def all_chunks(self, tenant: str, name: str) -> list[StoredChunk]:
         """Every chunk of the collection (to build the lexical index)."""
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            return []
 
         def read_all() -> list[StoredChunk]:
             out: list[StoredChunk] = []
@@ -157,12 +168,14 @@ class KnowledgeBaseStore:
 
     async def matching_ids(self, tenant: str, name: str, where: Where) -> set[str]:
         """Ids of the chunks passing a metadata filter (Chroma's ``where`` syntax)."""
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            return set()
         return set(await self.collections.call(lambda: collection.get(where=where, include=[])["ids"]))
 
     async def count(self, tenant: str, name: str) -> int:
-        collection = await self.collection(tenant, name)
-        return await self.collections.call(collection.count)
+        collection = await self.existing(tenant, name)
+        return 0 if collection is None else await self.collections.call(collection.count)
 
     async def delete_collection(self, tenant: str, name: str) -> None:
         """Delete the whole collection; NotFound (404) when the tenant has none of that name."""
@@ -171,7 +184,9 @@ class KnowledgeBaseStore:
 
     async def delete_document(self, tenant: str, name: str, document_id: str) -> int:
         """Delete every chunk of a document; returns how many; NotFound (404) when it has none."""
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            raise NotFound(f"no document {document_id!r} in collection {name!r}", code="document_not_found")
 
         def delete() -> int:
             ids = collection.get(where={"doc_id": document_id}, include=[])["ids"]
@@ -185,7 +200,9 @@ class KnowledgeBaseStore:
         return removed
 
     async def document_chunk_ids(self, tenant: str, name: str, document_id: str) -> list[str]:
-        collection = await self.collection(tenant, name)
+        collection = await self.existing(tenant, name)
+        if collection is None:
+            return []
         return list(
             await self.collections.call(lambda: collection.get(where={"doc_id": document_id}, include=[])["ids"])
         )

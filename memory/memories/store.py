@@ -64,7 +64,9 @@ class MemoryStore:
 
     async def search(self, tenant: str, user: str, embedding: list[float], k: int) -> list[MemoryHit]:
         """The ``k`` memories of ``user`` nearest to ``embedding``; score = cosine similarity."""
-        collection = await self.collections.collection(tenant, MEMORIES)
+        collection = await self.collections.existing(tenant, MEMORIES)
+        if collection is None:
+            return []
         query: list[Sequence[float] | Sequence[int]] = [embedding]
         result = await self.collections.call(
             lambda: collection.query(
@@ -85,7 +87,9 @@ class MemoryStore:
 
     async def export(self, tenant: str, user: str) -> list[StoredMemory]:
         """Every memory of ``user``, oldest first."""
-        collection = await self.collections.collection(tenant, MEMORIES)
+        collection = await self.collections.existing(tenant, MEMORIES)
+        if collection is None:
+            return []
 
         def read_all() -> list[StoredMemory]:
             out: list[StoredMemory] = []
@@ -108,7 +112,9 @@ class MemoryStore:
 
     async def delete_user(self, tenant: str, user: str) -> int:
         """Erase every memory of ``user``; returns how many were deleted."""
-        collection = await self.collections.collection(tenant, MEMORIES)
+        collection = await self.collections.existing(tenant, MEMORIES)
+        if collection is None:
+            return 0
 
         def erase() -> int:
             ids = collection.get(where={"user": user}, include=[])["ids"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from meshline.memory.chroma import collection_name
 from meshline.memory.settings import MemorySettings
 from tests.memory.knowledge_harness import minimal_pdf, wait_for_job
 from tests.memory.memory_harness import MemoryService
@@ -238,3 +239,26 @@ async def test_deleting_a_collection_removes_every_chunk_and_only_the_caller_s_t
     job = await ingest(memory, acme, POLICIES[1:2], collection="policies")
     assert job["done"] == 1
     assert (await search(memory, auth(), "shipping days", collection="policies"))[0]["document_id"] == "shipping"
+
+
+async def test_reads_never_create_a_collection(
+    memory: MemoryService, auth: Auth, issue_token: Callable[..., str]
+) -> None:
+    """Searching, counting, exporting or deleting from what nobody wrote leaves no empty collection behind."""
+    headers = ingest_auth(auth, issue_token, tenant="reader")
+    for mode in ("dense", "lexical", "hybrid"):
+        assert await search(memory, headers, "refund", collection="never-written", mode=mode) == []
+    info = await memory.http.get("/v1/collections/never-written", headers=headers)
+    assert info.status_code == 200 and info.json()["chunks"] == 0
+    gone = await memory.http.delete("/v1/collections/never-written/documents/doc-1", headers=headers)
+    assert gone.status_code == 404 and gone.json()["code"] == "document_not_found"
+    recall = auth(tenant="reader", user="alice")
+    found = await memory.http.post("/v1/memories/search", json={"query": "anything", "k": 3}, headers=recall)
+    assert found.status_code == 200 and found.json()["hits"] == []
+    client = memory.app.state.memory_store.collections.client
+    prefix = collection_name("reader", "")
+    assert not [c.name for c in client.list_collections() if c.name.startswith(prefix)]
+    await ingest(memory, headers, POLICIES[:1], collection="written")  # a write does create one
+    assert [c.name for c in client.list_collections() if c.name.startswith(prefix)] == [
+        collection_name("reader", "kb_written")
+    ]
